@@ -1,0 +1,41 @@
+# Uptime: `make run` starts the whole monitor, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+
+.PHONY: run test test-service install migrate lint format bench clean
+
+# One stamp per requirements state: a fresh clone installs, later runs don't.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo "Uptime on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
+	$(BIN)/honcho --procfile Procfile start --port $(PORT)
+
+test: install
+	$(BIN)/pytest -m "not service"
+
+# The service-backed suite: real PostgreSQL, Redis, Celery worker and beat.
+test-service: install
+	$(BIN)/pytest -m service tests/service
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var/broker var/static

@@ -1,0 +1,29 @@
+"""Checking sites: probe them, then record the results (never the other way round)."""
+
+from django.conf import settings
+
+from monitor.probe import ProbeResult, Target, probe_many
+from monitor.recording import record_results
+from sites.models import Site
+
+
+def check_sites(site_ids: list[int], *, include_disabled: bool = False) -> list[ProbeResult]:
+    """Probe the given sites concurrently and record the whole batch at once."""
+    sites = Site.objects.filter(id__in=site_ids)
+    if not include_disabled:
+        sites = sites.filter(enabled=True)
+    targets = [
+        Target(url=url, timeout=timeout, site_id=site_id)
+        for site_id, url, timeout in sites.values_list("id", "url", "timeout")
+    ]
+    results = probe_many(targets, concurrency=settings.UPTIME_PROBE_CONCURRENCY)
+    record_results(results)
+    return results
+
+
+def check_site_now(site: Site) -> ProbeResult:
+    """Check one site immediately (even a disabled one) and record the result."""
+    [result] = check_sites([site.id], include_disabled=True) or [None]
+    if result is None:
+        raise Site.DoesNotExist(f"Site {site.id} no longer exists.")
+    return result

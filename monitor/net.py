@@ -1,0 +1,151 @@
+"""Which network addresses Uptime may talk to, and how names become addresses.
+
+Every outbound connection (a check, a ping, a webhook) goes through
+`guarded_session()`, whose connections resolve the host themselves and check
+each address right before connecting to it. Checking the address actually
+connected to, rather than the URL, also catches DNS rebinding and redirects to
+private addresses.
+"""
+
+import ipaddress
+import socket
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError
+
+USER_AGENT = "Uptime/1.0 (self-hosted uptime monitor)"
+PRIVATE_TARGETS_SETTING = "UPTIME_ALLOW_PRIVATE_TARGETS"
+
+
+class ResolutionError(Exception):
+    """The host name has no address. Not an OSError, so urllib3 passes it up."""
+
+
+class AddressNotAllowed(Exception):
+    """Every address of the host is one Uptime may not connect to."""
+
+
+def address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why `ip` is not a public address ("loopback", "private", ...), or None."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    if not ip.is_global:
+        return "non-public"
+    return None
+
+
+def check_address(ip: str) -> None:
+    """Raise AddressNotAllowed unless Uptime may connect to `ip`."""
+    if settings.UPTIME_ALLOW_PRIVATE_TARGETS:
+        return
+    kind = address_kind(ipaddress.ip_address(ip.split("%", 1)[0]))
+    if kind:
+        raise AddressNotAllowed(
+            f"{ip} is a {kind} address; monitoring private addresses is off "
+            f"(set {PRIVATE_TARGETS_SETTING}=1 to allow it)"
+        )
+
+
+def resolve(host: str, port: int) -> list[tuple]:
+    """getaddrinfo() for a TCP connection, answering special names locally.
+
+    Names under .localhost and .invalid are answered without a DNS query, as
+    RFC 6761 (sections 6.3 and 6.4) asks of resolver libraries. Numeric forms
+    (127.1, 2130706433, 0x7f.1, [::1]) are parsed without one too.
+    """
+    host = host.strip("[]").rstrip(".").lower()
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass
+    if host == "localhost" or host.endswith(".localhost"):
+        return socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)
+    if host == "invalid" or host.endswith(".invalid"):
+        raise ResolutionError(f"{host} cannot resolve (the .invalid domain never exists)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ResolutionError(f"{host} did not resolve: {exc.strerror}") from None
+    if not infos:
+        raise ResolutionError(f"{host} has no address")
+    return infos
+
+
+def guarded_connect(host: str, port: int, timeout, socket_options=None) -> socket.socket:
+    """Connect to the first allowed address of host, checking each one first."""
+    refusal = None
+    last_error: OSError | None = None
+    for family, socktype, proto, _, sockaddr in resolve(host, port):
+        try:
+            check_address(sockaddr[0])
+        except AddressNotAllowed as exc:
+            refusal = exc
+            continue
+        sock = socket.socket(family, socktype, proto)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            if timeout is not None:
+                sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    if last_error is not None:
+        raise last_error
+    raise refusal or ResolutionError(f"{host} has no usable address")
+
+
+class _GuardedConnectionMixin:
+    def _new_conn(self) -> socket.socket:
+        try:
+            return guarded_connect(self._dns_host, self.port, self.timeout, self.socket_options)
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
+
+
+class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": GuardedHTTPConnectionPool,
+            "https": GuardedHTTPSConnectionPool,
+        }
+
+
+def guarded_session(*, max_redirects: int = 5) -> requests.Session:
+    """A requests session whose every connection passes the address guard."""
+    session = requests.Session()
+    # No proxies or .netrc from the environment: the guard must see the real
+    # destination, and credentials must never leak to a monitored site.
+    session.trust_env = False
+    session.max_redirects = max_redirects
+    session.headers["User-Agent"] = USER_AGENT
+    adapter = GuardedAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -1,0 +1,44 @@
+"""Celery tasks: thin wrappers that take ids and call the domain functions."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from monitor.checking import check_sites
+from monitor.dispatch import CLAIM_LIMIT, claim_due_sites
+from sites.models import Site
+
+log = logging.getLogger(__name__)
+
+
+@shared_task
+def dispatch_due_checks() -> int:
+    """Beat's periodic tick: claim every due site and queue its check."""
+    total = 0
+    while True:
+        site_ids = claim_due_sites(limit=CLAIM_LIMIT)
+        queue_checks(site_ids)
+        total += len(site_ids)
+        if len(site_ids) < CLAIM_LIMIT:
+            return total
+
+
+@shared_task
+def run_checks(site_ids: list[int]) -> int:
+    """Probe a batch of sites and record the batch."""
+    return len(check_sites(site_ids))
+
+
+def queue_checks(site_ids: list[int]) -> int:
+    """Queue checks for the given sites, in batches of UPTIME_DISPATCH_BATCH."""
+    size = settings.UPTIME_DISPATCH_BATCH
+    for start in range(0, len(site_ids), size):
+        run_checks.delay(site_ids[start : start + size])
+    return len(site_ids)
+
+
+def queue_all_checks() -> int:
+    """Queue a check of every enabled site now (the seed's check-all)."""
+    ids = list(Site.objects.filter(enabled=True).values_list("id", flat=True))
+    return queue_checks(ids)

@@ -1,0 +1,81 @@
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from sites.targets import MAX_URL_LENGTH, normalize_url, validate_target_address
+
+MIN_INTERVAL = 10
+MAX_INTERVAL = 86_400
+MAX_TIMEOUT = 60
+
+
+class Site(models.Model):
+    """A monitored URL, with its schedule and its current state.
+
+    The state columns (status, last_*, next_check_at) are written only by
+    monitor.recording and monitor.dispatch; reading a site's status never
+    scans the checks table.
+    """
+
+    class Status(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        UP = "up", "Up"
+        DOWN = "down", "Down"
+
+    url = models.CharField(max_length=MAX_URL_LENGTH, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    interval = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(MIN_INTERVAL), MaxValueValidator(MAX_INTERVAL)],
+        help_text="Seconds between checks.",
+    )
+    timeout = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_TIMEOUT)],
+        help_text="Seconds a check may take before the site counts as down.",
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNKNOWN)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_response_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error_kind = models.CharField(max_length=32, blank=True)
+    last_error_message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The dispatcher asks "which enabled sites are due?" every few seconds.
+            models.Index(
+                fields=["next_check_at"],
+                condition=models.Q(enabled=True),
+                name="site_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.url
+
+    @property
+    def up(self) -> bool | None:
+        return None if self.status == self.Status.UNKNOWN else self.status == self.Status.UP
+
+    def clean(self) -> None:
+        errors = {}
+        try:
+            self.url = normalize_url(self.url)
+            validate_target_address(self.url)
+        except ValidationError as exc:
+            errors["url"] = exc.messages
+        if self.interval and self.timeout and self.timeout > self.interval:
+            errors["timeout"] = [
+                f"The timeout ({self.timeout}s) cannot be longer than "
+                f"the interval ({self.interval}s)."
+            ]
+        if errors:
+            raise ValidationError(errors)

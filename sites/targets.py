@@ -1,0 +1,94 @@
+"""What a monitorable URL is: normalisation and validation, in one place.
+
+The API, the dashboard form, the commands and the ping endpoint all call
+`normalize_url`, so `example.com`, `HTTPS://Example.com` and
+`https://example.com:443/` name one site.
+"""
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+from django.core.exceptions import ValidationError
+
+from monitor.net import AddressNotAllowed, ResolutionError, check_address, resolve
+
+MAX_URL_LENGTH = 2000
+SCHEMES = ("http", "https")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+
+
+def normalize_url(raw: str) -> str:
+    """Return the canonical form of a site URL, or raise ValidationError."""
+    url = (raw or "").strip()
+    if not url:
+        raise ValidationError("Enter a URL.", code="required")
+    if len(url) > MAX_URL_LENGTH:
+        raise ValidationError(
+            f"The URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}.",
+            code="too_long",
+        )
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ValidationError("The URL contains spaces or control characters.", code="invalid")
+    match = _SCHEME_RE.match(url)
+    # A bare host ("example.com", "example.com:8080/x") defaults to https, as
+    # in the seed; "host:port" looks like a scheme, so only "x://" counts.
+    if match and (url[match.end() :].startswith("//") or match.group(1).lower() in SCHEMES):
+        scheme = match.group(1).lower()
+        if scheme not in SCHEMES:
+            raise ValidationError(
+                f"Unsupported scheme {scheme!r}: only http and https can be monitored.",
+                code="scheme",
+            )
+        # Tolerate "https:/example.com", which some proxies make of "https://".
+        rest = url[match.end() :]
+        url = f"{scheme}://{rest.lstrip('/')}"
+    else:
+        url = f"https://{url}"
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValidationError(f"The URL is malformed: {exc}.", code="invalid") from None
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(
+            "Credentials in the URL are not supported (they would be shown and logged).",
+            code="credentials",
+        )
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise ValidationError("The URL has no host.", code="no_host")
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        raise ValidationError(f"{host!r} is not a valid host name.", code="invalid") from None
+    if ":" in ascii_host:
+        ascii_host = f"[{ascii_host}]"
+    netloc = ascii_host.lower()
+    if port is not None and port != DEFAULT_PORTS[parts.scheme]:
+        netloc = f"{netloc}:{port}"
+    normalized = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    if len(normalized) > MAX_URL_LENGTH:
+        raise ValidationError(
+            f"The URL is longer than {MAX_URL_LENGTH} characters.", code="too_long"
+        )
+    return normalized
+
+
+def validate_target_address(url: str) -> None:
+    """Refuse a URL whose host resolves to an address Uptime may not reach.
+
+    A name that does not resolve now is accepted: the site will show as down
+    with a DNS error, and the guard runs again at every connection.
+    """
+    parts = urlsplit(url)
+    try:
+        infos = resolve(parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])
+    except ResolutionError:
+        return
+    for *_, sockaddr in infos:
+        try:
+            check_address(sockaddr[0])
+        except AddressNotAllowed as exc:
+            raise ValidationError(str(exc), code="private_address") from None

@@ -1,0 +1,28 @@
+"""Settings for the test suite: the embedded defaults, with tests' own data dir."""
+
+import os
+import tempfile
+
+os.environ.setdefault(
+    "UPTIME_DATA_DIR", os.path.join(tempfile.gettempdir(), f"uptime-tests-{os.getpid()}")
+)
+# Tests talk to servers on 127.0.0.1; the guard itself is tested by turning this off.
+os.environ.setdefault("UPTIME_ALLOW_PRIVATE_TARGETS", "1")
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+
+from uptime.settings import *  # noqa: E402,F403
+from uptime.settings import DATA_DIR, DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file rather than memory, so tests with several threads share one database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": "test_uptime"}
+
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -23,7 +23,11 @@ class Site(models.Model):
         UP = "up", "Up"
         DOWN = "down", "Down"
 
-    url = models.CharField(max_length=MAX_URL_LENGTH, unique=True)
+    url = models.CharField(
+        max_length=MAX_URL_LENGTH,
+        unique=True,
+        error_messages={"unique": "A site with this URL is already monitored."},
+    )
     name = models.CharField(max_length=200, blank=True)
     interval = models.PositiveIntegerField(
         default=60,

@@ -1,0 +1,64 @@
+"""Writes to sites: the one path used by the API, the dashboard and the commands.
+
+Each function validates through Site.full_clean() (URL normalisation, the
+private-address guard, interval and timeout limits, uniqueness) and raises
+django.core.exceptions.ValidationError with per-field messages.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sites.models import Site
+from sites.targets import normalize_url
+
+EDITABLE_FIELDS = ("name", "interval", "timeout", "enabled")
+DUPLICATE_URL = "A site with this URL is already monitored."
+
+
+def site_create(
+    *, url: str, name: str = "", interval: int = 60, timeout: int = 10, enabled: bool = True
+) -> Site:
+    site = Site(url=url, name=name, interval=interval, timeout=timeout, enabled=enabled)
+    site.next_check_at = timezone.now()  # check a new site straight away
+    site.full_clean()
+    return _save(site)
+
+
+def site_update(*, site: Site, **changes) -> Site:
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    was_enabled = site.enabled
+    for field, value in changes.items():
+        setattr(site, field, value)
+    if site.enabled and not was_enabled:
+        site.next_check_at = timezone.now()  # re-enabled: check now, not after a stale due time
+    site.full_clean()
+    with transaction.atomic():
+        # Save only what a user may edit, so a concurrent check's state is kept.
+        site.save(update_fields=[*changes, "next_check_at"])
+    return site
+
+
+def site_delete(*, site: Site) -> None:
+    """Delete a site; its checks and transitions go with it (ON DELETE CASCADE)."""
+    site.delete()
+
+
+def site_get(identifier: str | int) -> Site:
+    """Find a site by id or by URL (normalised), as a user would name it."""
+    text = str(identifier).strip()
+    if text.isdigit():
+        return Site.objects.get(pk=int(text))
+    return Site.objects.get(url=normalize_url(text))
+
+
+def _save(site: Site) -> Site:
+    try:
+        with transaction.atomic():
+            site.save()
+    except IntegrityError:
+        # Another request added the same URL between full_clean() and save().
+        raise ValidationError({"url": [DUPLICATE_URL]}) from None
+    return site

@@ -1,0 +1,66 @@
+"""Fixtures shared by the whole suite: users, API clients and local servers.
+
+Every server here listens on 127.0.0.1; nothing in the suite talks to any
+other address.
+"""
+
+import shutil
+import socket
+
+import pytest
+from django.conf import settings as django_settings
+from pytest_httpserver import HTTPServer
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # tests/settings.py gives every run its own data dir; leave nothing behind.
+    shutil.rmtree(django_settings.DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="s3cret-pass")
+
+
+@pytest.fixture
+def token(user):
+    return Token.objects.create(user=user)
+
+
+@pytest.fixture
+def api_client(token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def slack_server(settings):
+    """A local stand-in for Slack's incoming webhook; SLACK_WEBHOOK_URL points at it.
+
+    Script answers with slack_server.expect_request("/hook").respond_with_*;
+    read what arrived from slack_server.log.
+    """
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    settings.SLACK_WEBHOOK_URL = server.url_for("/hook")
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def refused_url():
+    """A URL on 127.0.0.1 where nothing listens, so connecting is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"

@@ -1,0 +1,9 @@
+def test_a_site_pointing_at_a_local_server_is_recorded_up(db, httpserver):
+    from monitor.checking import check_sites
+    from sites.services import site_create
+
+    httpserver.expect_request("/").respond_with_data("ok")
+    site = site_create(url=httpserver.url_for("/"))
+    [result] = check_sites([site.id])
+    site.refresh_from_db()
+    assert result.up and site.status == "up"

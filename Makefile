@@ -26,8 +26,11 @@ test: install
 	$(BIN)/pytest -m "not service"
 
 # The service-backed suite: real PostgreSQL, Redis, Celery worker and beat.
+SERVICE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/uptime
+SERVICE_BROKER_URL   ?= redis://127.0.0.1:6379/15
 test-service: install
-	$(BIN)/pytest -m service tests/service
+	DATABASE_URL=$(SERVICE_DATABASE_URL) CELERY_BROKER_URL=$(SERVICE_BROKER_URL) \
+	UPTIME_TEST_REDIS_URL=$(SERVICE_BROKER_URL) $(BIN)/pytest -m service tests/service
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,195 @@
+"""The service suite: real PostgreSQL, Redis, Celery worker and beat processes.
+
+Run with `make test-service`. Missing services fail the suite (they never
+skip it): the point of these tests is that the real parts work together.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+REPO = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("UPTIME_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.service)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def require_services():
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        pytest.fail(f"the service suite needs DATABASE_URL=postgres://…; it got {engine}")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"the service suite needs Redis at {REDIS_URL}: {exc}")
+
+
+def wait_for(predicate, *, timeout: float, what: str, every: float = 0.25):
+    """Poll predicate until it returns something truthy, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+class Target:
+    """A local site whose answer the test switches between up and down."""
+
+    def __init__(self):
+        self.status = 200
+        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.server.expect_request("/health").respond_with_handler(
+            lambda request: Response("ok" if self.status < 400 else "failing", status=self.status)
+        )
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("/health")
+
+
+@pytest.fixture
+def target():
+    target = Target()
+    target.server.start()
+    yield target
+    target.server.clear()
+    target.server.stop()
+
+
+@pytest.fixture
+def slack():
+    """The Slack stand-in: records every message it receives and answers 200."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.expect_request("/hook", method="POST").respond_with_data("ok")
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def slack_texts(server: HTTPServer) -> list[str]:
+    return [request.get_json()["text"] for request, _ in server.log]
+
+
+class Processes:
+    """Celery worker and beat, started as real processes against the test database."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path):
+        self.env = env
+        self.log_dir = log_dir
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "--app", "uptime", *args],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.running[name] = process
+        return process
+
+    def worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
+        return self.start(
+            name,
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"{name}@%h",
+        )
+
+    def beat(self, name: str = "beat") -> subprocess.Popen:
+        return self.start(name, "beat", "--loglevel", "INFO")
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        process = self.running.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
+            for path in sorted(self.log_dir.glob("*.log"))
+        )
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def processes(transactional_db, slack, tmp_path, request):
+    """Depends on transactional_db so the processes stop before tables are flushed."""
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "uptime.settings",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": REDIS_URL,
+        "SLACK_WEBHOOK_URL": slack.url_for("/hook"),
+        "UPTIME_ALLOW_PRIVATE_TARGETS": "1",
+        "UPTIME_DISPATCH_EVERY": "1",
+        "UPTIME_SWEEP_EVERY": "5",
+        "UPTIME_DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEY": "service-suite",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    procs = Processes(env, tmp_path)
+    yield procs
+    procs.stop_all()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(procs.logs())  # shown by pytest under the failing test
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # In the service suite a skip is a failure: it means a real part was not tested.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.stats.get("skipped"):
+        session.exitstatus = 1

@@ -90,6 +90,12 @@ def apply_result(site: Site, result: ProbeResult, check: Check) -> Transition | 
 def announce(transitions: list[Transition]) -> None:
     """Send site_status_changed for each committed transition."""
     for transition in transitions:
+        log.info(
+            "%s is %s%s",
+            transition.site.url,
+            transition.to_status,
+            f": {transition.check_result.reason}" if transition.is_down else "",
+        )
         responses = site_status_changed.send_robust(
             sender=Transition, transition=transition, site=transition.site
         )

@@ -21,6 +21,8 @@ def dispatch_due_checks() -> int:
         queue_checks(site_ids)
         total += len(site_ids)
         if len(site_ids) < CLAIM_LIMIT:
+            if total:
+                log.info("queued checks for %d due site(s)", total)
             return total
 
 

@@ -1,0 +1,58 @@
+"""Admin for check results and status changes: read-only records of what happened.
+
+Delete stays allowed (to superusers, by the usual permissions): cleaning up old
+checks is legitimate, and the admin refuses to delete a site whose cascaded
+checks or transitions the user may not delete.
+"""
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from monitor.models import Check, Transition
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows are written by monitor.recording and notifications only."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Check)
+class CheckAdmin(ReadOnlyAdmin):
+    list_display = (
+        "site",
+        "checked_at",
+        "up",
+        "status_code",
+        "response_ms",
+        "error_kind",
+        "error_message",
+    )
+    # Lists sites from the sites table; RelatedOnly would scan checks for DISTINCT site_id.
+    list_filter = ("up", "error_kind", "site")
+    date_hierarchy = "checked_at"
+    list_select_related = ("site",)
+    raw_id_fields = ("site",)
+    # Counting every row of the largest table on each page view is the slow part.
+    show_full_result_count = False
+
+
+@admin.register(Transition)
+class TransitionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "site",
+        "from_status",
+        "to_status",
+        "created_at",
+        "notification_status",
+        "notified_at",
+        "notify_attempts",
+    )
+    list_filter = ("to_status", "notification_status", "site")
+    date_hierarchy = "created_at"
+    list_select_related = ("site",)
+    raw_id_fields = ("site", "check_result")

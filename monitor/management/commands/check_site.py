@@ -1,0 +1,52 @@
+"""`manage.py check_site <id|url>`: check one site now and record the result."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from monitor.checking import check_site_now
+from monitor.management.commands.ping import EXIT_BAD_INPUT, EXIT_DOWN, write_result
+from sites.models import Site
+from sites.services import site_get
+
+
+class Command(BaseCommand):
+    help = (
+        "Probe one monitored site now (even a disabled one), record the check and any "
+        "status change, and print the result. Exit status: 0 when up, 1 when down, "
+        "2 when no such site exists."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "site", metavar="ID_OR_URL", help="The site's id, or its URL as it was added."
+        )
+        parser.add_argument(
+            "--json", dest="as_json", action="store_true", help="Print the result as JSON."
+        )
+
+    def handle(self, *args, site: str, as_json: bool, **options) -> None:
+        try:
+            found = site_get(site)
+        except (Site.DoesNotExist, ValidationError):
+            raise CommandError(
+                f"No site with id or URL {site!r}. See `manage.py list_sites`.",
+                returncode=EXIT_BAD_INPUT,
+            ) from None
+        try:
+            result = check_site_now(found)
+        except Site.DoesNotExist:
+            raise CommandError(
+                f"Site {found.id} was removed while it was being checked.",
+                returncode=EXIT_BAD_INPUT,
+            ) from None
+        write_result(
+            self.stdout,
+            self.style,
+            result,
+            url=found.url,
+            label=f"#{found.id} {found.url}",
+            as_json=as_json,
+            site_id=found.id,
+        )
+        if not result.up:
+            raise SystemExit(EXIT_DOWN)

@@ -1,0 +1,91 @@
+"""`manage.py list_sites`: every monitored site and its current state."""
+
+import json
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from sites.models import Site
+
+MAX_REASON = 60
+HEADERS = ("ID", "STATUS", "ENABLED", "URL", "NAME", "INTERVAL", "LAST CHECKED", "REASON")
+
+
+class Command(BaseCommand):
+    help = (
+        "List monitored sites with their status, URL, name, interval, when each was "
+        "last checked and, for a site that is down, why. --json prints every field."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--json",
+            dest="as_json",
+            action="store_true",
+            help="Print a JSON array of sites instead of a table.",
+        )
+
+    def handle(self, *args, as_json: bool, **options) -> None:
+        sites = list(Site.objects.order_by("id"))
+        if as_json:
+            self.stdout.write(json.dumps([site_dict(s) for s in sites], indent=2))
+        elif not sites:
+            self.stdout.write("No sites yet. Add one with `manage.py add_site <url>`.")
+        else:
+            self.write_table(sites)
+
+    def write_table(self, sites: list[Site]) -> None:
+        rows = [HEADERS, *(table_row(s) for s in sites)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
+        status_styles = {"up": self.style.SUCCESS, "down": self.style.ERROR}
+        for n, row in enumerate(rows):
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+            if n == 0:
+                cells = [self.style.MIGRATE_HEADING(cell) for cell in cells]
+            elif row[1] in status_styles:
+                # Pad before styling: colour codes would throw the column widths off.
+                cells[1] = status_styles[row[1]](cells[1])
+            self.stdout.write("  ".join(cells).rstrip())
+
+
+def table_row(site: Site) -> tuple[str, ...]:
+    reason = site.last_error_message if site.status == Site.Status.DOWN else ""
+    if len(reason) > MAX_REASON:
+        reason = reason[: MAX_REASON - 1] + "…"
+    return (
+        str(site.id),
+        site.status,
+        "yes" if site.enabled else "no",
+        site.url,
+        site.name,
+        f"{site.interval}s",
+        _local(site.last_checked_at) or "never",
+        reason,
+    )
+
+
+def site_dict(site: Site) -> dict:
+    return {
+        "id": site.id,
+        "url": site.url,
+        "name": site.name,
+        "enabled": site.enabled,
+        "interval": site.interval,
+        "timeout": site.timeout,
+        "status": site.status,
+        "last_checked_at": _iso(site.last_checked_at),
+        "next_check_at": _iso(site.next_check_at) if site.enabled else None,
+        "status_changed_at": _iso(site.status_changed_at),
+        "last_status_code": site.last_status_code,
+        "last_response_ms": site.last_response_ms,
+        "last_error_kind": site.last_error_kind,
+        "reason": site.last_error_message if site.status == Site.Status.DOWN else "",
+    }
+
+
+def _local(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,33 @@
+"""`manage.py remove_site <id|url>`: stop monitoring a site and delete its history."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from sites.models import Site
+from sites.services import site_delete, site_get
+
+
+class Command(BaseCommand):
+    help = (
+        "Stop monitoring a site and delete it with its checks and status changes. "
+        "To pause a site and keep its history, disable it in the admin instead."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "site", metavar="ID_OR_URL", help="The site's id, or its URL as it was added."
+        )
+
+    def handle(self, *args, site: str, **options) -> None:
+        try:
+            found = site_get(site)
+        except (Site.DoesNotExist, ValidationError):
+            raise CommandError(
+                f"No site with id or URL {site!r}. See `manage.py list_sites`."
+            ) from None
+        site_id, checks = found.id, found.checks.count()
+        site_delete(site=found)  # clears found.id, hence site_id above
+        history = f"{checks} check{'' if checks == 1 else 's'}"
+        self.stdout.write(
+            self.style.SUCCESS(f"Removed site {site_id}: {found.url} and its {history}.")
+        )

@@ -21,6 +21,8 @@ class Check(models.Model):
         indexes = [
             # A site's recent checks (detail pages, the admin, pruning by age).
             models.Index(fields=["site", "-checked_at"], name="check_site_recent_idx"),
+            # The admin's newest-first list across all sites, and pruning by age.
+            models.Index(fields=["checked_at"], name="check_time_idx"),
         ]
 
     def __str__(self) -> str:

@@ -88,7 +88,7 @@ class SiteAdmin(admin.ModelAdmin):
 
     @admin.display(description="Reason")
     def reason(self, site: Site) -> str:
-        return site.last_error_message if site.status == Site.Status.DOWN else ""
+        return site.reason
 
     @admin.display(description="Recent checks")
     def recent_checks(self, site: Site) -> str:

@@ -69,6 +69,15 @@ class Site(models.Model):
     def up(self) -> bool | None:
         return None if self.status == self.Status.UNKNOWN else self.status == self.Status.UP
 
+    @property
+    def reason(self) -> str:
+        """Why the site is down ("" when it is not): the last check's message."""
+        if self.status != self.Status.DOWN:
+            return ""
+        return self.last_error_message or (
+            f"HTTP {self.last_status_code}" if self.last_status_code else "down"
+        )
+
     def clean(self) -> None:
         errors = {}
         try:

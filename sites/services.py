@@ -47,11 +47,19 @@ def site_delete(*, site: Site) -> None:
 
 
 def site_get(identifier: str | int) -> Site:
-    """Find a site by id or by URL (normalised), as a user would name it."""
+    """Find a site by id or by URL (normalised), as a user would name it.
+
+    Raises Site.DoesNotExist for anything that names no site, including text
+    that is not a valid URL at all (no such site can exist).
+    """
     text = str(identifier).strip()
     if text.isdigit():
         return Site.objects.get(pk=int(text))
-    return Site.objects.get(url=normalize_url(text))
+    try:
+        url = normalize_url(text)
+    except ValidationError:
+        raise Site.DoesNotExist(f"No site is monitored at {text!r}.") from None
+    return Site.objects.get(url=url)
 
 
 def _save(site: Site) -> Site:

@@ -1,6 +1,5 @@
 """`manage.py check_site <id|url>`: check one site now and record the result."""
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from monitor.checking import check_site_now
@@ -27,7 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, site: str, as_json: bool, **options) -> None:
         try:
             found = site_get(site)
-        except (Site.DoesNotExist, ValidationError):
+        except Site.DoesNotExist:
             raise CommandError(
                 f"No site with id or URL {site!r}. See `manage.py list_sites`.",
                 returncode=EXIT_BAD_INPUT,

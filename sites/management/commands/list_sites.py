@@ -49,7 +49,7 @@ class Command(BaseCommand):
 
 
 def table_row(site: Site) -> tuple[str, ...]:
-    reason = site.last_error_message if site.status == Site.Status.DOWN else ""
+    reason = site.reason
     if len(reason) > MAX_REASON:
         reason = reason[: MAX_REASON - 1] + "…"
     return (
@@ -79,7 +79,7 @@ def site_dict(site: Site) -> dict:
         "last_status_code": site.last_status_code,
         "last_response_ms": site.last_response_ms,
         "last_error_kind": site.last_error_kind,
-        "reason": site.last_error_message if site.status == Site.Status.DOWN else "",
+        "reason": site.reason,
     }
 
 

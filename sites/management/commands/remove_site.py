@@ -1,6 +1,5 @@
 """`manage.py remove_site <id|url>`: stop monitoring a site and delete its history."""
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from sites.models import Site
@@ -21,7 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, site: str, **options) -> None:
         try:
             found = site_get(site)
-        except (Site.DoesNotExist, ValidationError):
+        except Site.DoesNotExist:
             raise CommandError(
                 f"No site with id or URL {site!r}. See `manage.py list_sites`."
             ) from None

@@ -1,0 +1,175 @@
+"""The server-rendered dashboard: thin views that read sites and call sites.services."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.db import DatabaseError, connection
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from sites.forms import FirstAdminForm, SiteForm
+from sites.models import Site
+from sites.services import site_delete
+
+RECENT_CHECKS = 50
+RECENT_TRANSITIONS = 20
+REFRESH_SECONDS = 5
+
+
+def _setup_needed() -> bool:
+    return not get_user_model().objects.exists()
+
+
+def dashboard_login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """login_required that knows about first run and about htmx.
+
+    With no account yet, the way in is /setup. An htmx poll whose session
+    expired must not swap the login page into the site list, so it gets a 401
+    with HX-Redirect, which htmx follows as a full-page navigation.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if _setup_needed():
+            return redirect("setup")
+        if request.htmx:
+            response = HttpResponse(status=401)
+            next_path = request.htmx.current_url_abs_path or reverse("dashboard")
+            response["HX-Redirect"] = redirect_to_login(next_path).url
+            return response
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
+def _sites_with_summary() -> dict:
+    sites = list(_dashboard_sites())
+    counts = {status: 0 for status in Site.Status.values}
+    for site in sites:
+        counts[site.status] += 1
+    return {
+        "sites": sites,
+        "counts": counts,
+        "paused_count": sum(not site.enabled for site in sites),
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+
+
+def _dashboard_sites() -> QuerySet[Site]:
+    # What needs attention first: down, then not yet checked, then up.
+    rank = Case(
+        When(status=Site.Status.DOWN, then=Value(0)),
+        When(status=Site.Status.UNKNOWN, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return Site.objects.annotate(rank=rank).order_by("rank", "name", "url")
+
+
+def _render_dashboard(request: HttpRequest, form: SiteForm) -> HttpResponse:
+    return render(request, "sites/dashboard.html", {"form": form, **_sites_with_summary()})
+
+
+@require_GET
+@dashboard_login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return _render_dashboard(request, SiteForm())
+
+
+@require_GET
+@never_cache
+@dashboard_login_required
+def site_list(request: HttpRequest) -> HttpResponse:
+    """The part of the dashboard that htmx re-fetches every few seconds."""
+    return render(request, "sites/_site_list.html", _sites_with_summary())
+
+
+@require_POST
+@dashboard_login_required
+def site_add(request: HttpRequest) -> HttpResponse:
+    form = SiteForm(request.POST)
+    site = form.save() if form.is_valid() else None
+    if site is None:
+        return _render_dashboard(request, form)
+    messages.success(request, f"Now monitoring {site}.")
+    return redirect("dashboard")
+
+
+@require_GET
+@dashboard_login_required
+def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(Site, pk=pk)
+    return render(
+        request,
+        "sites/site_detail.html",
+        {
+            "site": site,
+            "checks": site.checks.all()[:RECENT_CHECKS],
+            "transitions": site.transitions.all()[:RECENT_TRANSITIONS],
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@dashboard_login_required
+def site_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(Site, pk=pk)
+    if request.method == "GET":
+        return render(request, "sites/site_confirm_delete.html", {"site": site})
+    label = str(site)
+    site_delete(site=site)
+    messages.success(request, f"Stopped monitoring {label}.")
+    if request.htmx:
+        # hx-confirm delete from the list: reload the page so the message shows.
+        return HttpResponseClientRedirect(reverse("dashboard"))
+    return redirect("dashboard")
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+def setup(request: HttpRequest) -> HttpResponse:
+    """First run: create the first account, a superuser. Gone once any user exists."""
+    if not _setup_needed():
+        raise Http404("Setup is already done.")
+    form = FirstAdminForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        if user is None:
+            raise Http404("Setup is already done.")
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.get_username()}. Add a site to monitor.")
+        return redirect("dashboard")
+    return render(request, "registration/setup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    redirect_authenticated_user = True
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if _setup_needed():
+            return redirect("setup")
+        return super().dispatch(request, *args, **kwargs)
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers and containers: is the database answering?"""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,353 @@
+"""The server-rendered dashboard: list, add, delete, detail and the htmx partial."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from monitor.models import Check, Transition
+from sites.models import Site
+from sites.services import site_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def down_site(**overrides):
+    site = site_create(url="http://127.0.0.1:9/", name="Broken backend")
+    fields = {
+        "status": Site.Status.DOWN,
+        "last_checked_at": timezone.now() - timedelta(minutes=3),
+        "last_response_ms": 12,
+        "last_error_kind": "connect",
+        "last_error_message": "Connection refused by 127.0.0.1:9",
+        **overrides,
+    }
+    Site.objects.filter(pk=site.pk).update(**fields)
+    site.refresh_from_db()
+    return site
+
+
+def text_of(response):
+    return response.content.decode().replace("\xa0", " ")
+
+
+def test_an_anonymous_visitor_is_sent_to_the_login_page(client, user):
+    response = client.get(reverse("dashboard"))
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next=/"
+
+
+def test_an_anonymous_htmx_poll_gets_401_with_a_full_page_redirect_to_login(client, user):
+    response = client.get(
+        reverse("site_list"),
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/"},
+    )
+
+    assert response.status_code == 401
+    assert response["HX-Redirect"] == f"{reverse('login')}?next=/"
+    assert b"<html" not in response.content
+
+
+def test_the_dashboard_shows_a_down_site_with_badge_relative_time_and_reason(client_in):
+    down_site()
+
+    response = client_in.get(reverse("dashboard"))
+
+    page = text_of(response)
+    assert response.status_code == 200
+    assert "Broken backend" in page
+    assert "http://127.0.0.1:9/" in page
+    assert 'class="badge badge--down"' in page
+    assert ">DOWN</span>" in page
+    assert "3 minutes ago" in page
+    assert "Connection refused by 127.0.0.1:9" in page
+    assert "12 ms" in page
+
+
+def test_a_down_site_without_an_error_message_shows_its_status_code(client_in):
+    down_site(last_error_kind="http_status", last_error_message="", last_status_code=503)
+
+    page = text_of(client_in.get(reverse("dashboard")))
+
+    assert "HTTP 503" in page
+
+
+def test_the_exact_check_time_is_in_a_title_attribute(client_in):
+    checked = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+    down_site(last_checked_at=checked)
+
+    page = text_of(client_in.get(reverse("dashboard")))
+
+    assert f'title="{checked:%Y-%m-%d %H:%M:%S} UTC"' in page
+    assert "2 hours ago" in page
+
+
+def test_the_summary_counts_sites_by_status_and_marks_paused_ones(client_in):
+    down_site()
+    up = site_create(url="http://127.0.0.1:10/", name="Healthy")
+    Site.objects.filter(pk=up.pk).update(status=Site.Status.UP, last_response_ms=40)
+    site_create(url="http://127.0.0.1:11/", name="Fresh", enabled=False)
+
+    response = client_in.get(reverse("dashboard"))
+
+    counts = response.context["counts"]
+    assert counts == {"up": 1, "down": 1, "unknown": 1}
+    assert response.context["paused_count"] == 1
+    page = text_of(response)
+    assert ">UP</span>" in page
+    assert ">UNKNOWN</span>" in page
+    assert "site--paused" in page
+    assert 'title="Not being checked">Paused</span>' in page
+
+
+def test_down_sites_are_listed_first(client_in):
+    up = site_create(url="http://127.0.0.1:10/", name="A healthy one")
+    Site.objects.filter(pk=up.pk).update(status=Site.Status.UP)
+    down_site(name="Z broken one")
+
+    sites = client_in.get(reverse("dashboard")).context["sites"]
+
+    assert [site.name for site in sites] == ["Z broken one", "A healthy one"]
+
+
+def test_with_no_sites_the_dashboard_shows_the_empty_state(client_in):
+    page = text_of(client_in.get(reverse("dashboard")))
+
+    assert "No sites yet — add one above." in page
+
+
+def test_a_site_name_with_markup_is_escaped(client_in):
+    site_create(url="http://127.0.0.1:9/", name="<script>alert(1)</script>")
+
+    for url in (reverse("dashboard"), reverse("site_list")):
+        page = text_of(client_in.get(url))
+        assert "<script>alert(1)</script>" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_page_loads_htmx_locally_and_polls_the_partial(client_in):
+    page = text_of(client_in.get(reverse("dashboard")))
+
+    assert '<script src="/static/django_htmx/htmx-2.min.js" defer>' in page
+    assert f'hx-get="{reverse("site_list")}"' in page
+    assert 'hx-trigger="every 5s"' in page
+    assert "//cdn" not in page and "unpkg" not in page
+
+
+def test_the_htmx_partial_returns_only_the_site_list(client_in):
+    down_site()
+
+    response = client_in.get(reverse("site_list"), headers={"HX-Request": "true"})
+
+    page = text_of(response)
+    assert response.status_code == 200
+    assert page.lstrip().startswith('<section id="site-list"')
+    assert "<html" not in page
+    assert "<form" not in page
+    assert "Broken backend" in page
+    assert "Connection refused by 127.0.0.1:9" in page
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_adding_a_valid_site_stores_its_normalised_url_and_redirects(client_in):
+    response = client_in.post(
+        reverse("site_add"),
+        {"url": "HTTP://127.0.0.1:8080", "name": "Local app", "interval": "30", "timeout": "5"},
+        follow=True,
+    )
+
+    assert response.redirect_chain == [(reverse("dashboard"), 302)]
+    site = Site.objects.get()
+    assert (site.url, site.name, site.interval, site.timeout) == (
+        "http://127.0.0.1:8080/",
+        "Local app",
+        30,
+        5,
+    )
+    assert "Now monitoring Local app." in text_of(response)
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (
+            {"url": "ftp://x", "interval": "60", "timeout": "10"},
+            "url",
+            "Unsupported scheme 'ftp': only http and https can be monitored.",
+        ),
+        (
+            {"url": "http://127.0.0.1:9/", "interval": "5", "timeout": "1"},
+            "interval",
+            "Ensure this value is greater than or equal to 10.",
+        ),
+        (
+            {"url": "http://127.0.0.1:9/", "interval": "20", "timeout": "30"},
+            "timeout",
+            "The timeout (30s) cannot be longer than the interval (20s).",
+        ),
+        (
+            {"url": "http://127.0.0.1:9/", "interval": "", "timeout": "10"},
+            "interval",
+            "This field is required.",
+        ),
+    ],
+)
+def test_adding_an_invalid_site_shows_the_error_next_to_the_field_and_stores_nothing(
+    client_in, data, field, message
+):
+    response = client_in.post(reverse("site_add"), data)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors[field] == [message]
+    page = text_of(response)
+    assert f'<ul class="field__errors" id="id_{field}_error">' in page
+    assert not Site.objects.exists()
+
+
+def test_adding_a_duplicate_url_is_refused_with_a_message(client_in):
+    site_create(url="http://127.0.0.1:9/")
+
+    response = client_in.post(
+        reverse("site_add"), {"url": "http://127.0.0.1:9", "interval": "60", "timeout": "10"}
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["url"] == ["A site with this URL is already monitored."]
+    assert Site.objects.count() == 1
+
+
+def test_the_invalid_form_keeps_what_was_typed(client_in):
+    response = client_in.post(
+        reverse("site_add"), {"url": "ftp://x", "name": "Files", "interval": "60", "timeout": "10"}
+    )
+
+    page = text_of(response)
+    assert 'value="ftp://x"' in page
+    assert 'value="Files"' in page
+
+
+def test_adding_requires_post(client_in):
+    assert client_in.get(reverse("site_add")).status_code == 405
+
+
+def test_the_delete_confirmation_page_asks_before_deleting(client_in):
+    site = down_site()
+
+    response = client_in.get(reverse("site_delete", args=[site.pk]))
+
+    page = text_of(response)
+    assert response.status_code == 200
+    assert "Stop monitoring this site?" in page
+    assert f'<form method="post" action="{reverse("site_delete", args=[site.pk])}"' in page
+    assert Site.objects.filter(pk=site.pk).exists()
+
+
+def test_confirming_the_delete_removes_the_site_and_its_history(client_in):
+    site = down_site()
+    check = Check.objects.create(site=site, up=False, error_kind="connect")
+    Transition.objects.create(site=site, check_result=check, from_status="up", to_status="down")
+
+    response = client_in.post(reverse("site_delete", args=[site.pk]), follow=True)
+
+    assert response.redirect_chain == [(reverse("dashboard"), 302)]
+    assert "Stopped monitoring Broken backend." in text_of(response)
+    assert not Site.objects.exists()
+    assert not Check.objects.exists()
+    assert not Transition.objects.exists()
+
+
+def test_an_htmx_delete_answers_with_a_client_redirect_to_the_dashboard(client_in):
+    site = down_site()
+
+    response = client_in.post(
+        reverse("site_delete", args=[site.pk]), headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("dashboard")
+    assert not Site.objects.exists()
+
+
+def test_deleting_a_missing_site_is_404(client_in):
+    assert client_in.post(reverse("site_delete", args=[999])).status_code == 404
+
+
+def test_an_anonymous_delete_deletes_nothing(client, user):
+    site = down_site()
+
+    response = client.post(reverse("site_delete", args=[site.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert Site.objects.filter(pk=site.pk).exists()
+
+
+def test_the_detail_page_shows_recent_checks_and_transitions(client_in):
+    site = down_site()
+    now = timezone.now()
+    for minutes in range(60):
+        Check.objects.create(
+            site=site,
+            up=True,
+            status_code=200,
+            response_ms=30,
+            checked_at=now - timedelta(minutes=minutes + 10),
+        )
+    failed = Check.objects.create(
+        site=site,
+        up=False,
+        error_kind="timeout",
+        error_message="No answer within 10s",
+        checked_at=now,
+    )
+    Transition.objects.create(site=site, check_result=failed, from_status="up", to_status="down")
+
+    response = client_in.get(reverse("site_detail", args=[site.pk]))
+
+    page = text_of(response)
+    assert response.status_code == 200
+    assert len(response.context["checks"]) == 50
+    assert response.context["checks"][0] == failed
+    assert "Timed out</strong>: No answer within 10s" in page
+    assert "(last 50)" in page
+    assert len(response.context["transitions"]) == 1
+    assert "notification pending" in page
+
+
+def test_the_detail_page_of_a_missing_site_is_404(client_in):
+    assert client_in.get(reverse("site_detail", args=[999])).status_code == 404
+
+
+def test_the_nav_links_to_admin_and_the_api_schema_and_logs_out_by_post(client, admin_user):
+    client.force_login(admin_user)
+
+    page = text_of(client.get(reverse("dashboard")))
+
+    assert 'href="/admin/"' in page
+    assert 'href="/api/schema"' in page
+    assert f'<form class="nav__logout" method="post" action="{reverse("logout")}">' in page
+
+
+def test_logging_out_by_post_ends_the_session(client_in):
+    response = client_in.post(reverse("logout"))
+
+    assert response.status_code == 302
+    assert client_in.get(reverse("dashboard")).status_code == 302
+
+
+def test_logging_in_leads_to_the_dashboard(client, user):
+    page = text_of(client.get(reverse("login")))
+    assert 'name="username"' in page
+
+    response = client.post(reverse("login"), {"username": "alice", "password": "s3cret-pass"})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard")

@@ -1,1 +1,29 @@
-urlpatterns = []
+"""The REST API under /api/, with the seed's routes.
+
+Each route takes an optional trailing slash ("/?$"), so /api/site and
+/api/site/ both work without a redirect, which would drop a POST body.
+"""
+
+from django.urls import re_path
+from drf_spectacular.views import SpectacularJSONAPIView
+from rest_framework.permissions import IsAuthenticated
+
+from monitor.api import CheckAllApi, CheckApi, PingApi, StatusApi
+from sites.api import SiteCollectionApi, SiteDetailApi
+
+urlpatterns = [
+    # Everything after "ping/" is the target URL, slashes included.
+    re_path(r"^ping/(?P<url>.*)$", PingApi.as_view(), name="api-ping"),
+    re_path(r"^site/?$", SiteCollectionApi.as_view(), name="api-sites"),
+    re_path(r"^site/(?P<site_id>[^/]+)/?$", SiteDetailApi.as_view(), name="api-site"),
+    re_path(r"^check/(?P<site_id>[^/]+)/?$", CheckApi.as_view(), name="api-check"),
+    re_path(r"^check-all/?$", CheckAllApi.as_view(), name="api-check-all"),
+    re_path(r"^status/?$", StatusApi.as_view(), name="api-status"),
+    # The schema needs credentials like every other route. It is served as
+    # JSON, so its errors read like every other route's.
+    re_path(
+        r"^schema/?$",
+        SpectacularJSONAPIView.as_view(permission_classes=[IsAuthenticated]),
+        name="api-schema",
+    ),
+]

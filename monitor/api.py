@@ -1,0 +1,147 @@
+"""The monitoring API: ping a URL, check a site now, queue every check, read status."""
+
+import logging
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from kombu.exceptions import OperationalError as BrokerError
+from requests.utils import requote_uri
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitor.checking import check_site_now
+from monitor.probe import Target, probe
+from monitor.serializers import (
+    CheckAllOutputSerializer,
+    CheckOutputSerializer,
+    PingInputSerializer,
+    ProbeResultOutputSerializer,
+    StatusOutputSerializer,
+)
+from monitor.tasks import queue_all_checks
+from sites.api import BAD_INPUT, NOT_FOUND, SITE_ID_PARAMETER, get_site_or_404
+from sites.models import Site
+
+log = logging.getLogger(__name__)
+
+# What a ping may take: a new site's default timeout.
+PING_TIMEOUT = Site._meta.get_field("timeout").get_default()
+
+
+class BrokerUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "The task queue cannot be reached, so no checks were queued. "
+        "Check that the broker named by CELERY_BROKER_URL is running, then try again."
+    )
+    default_code = "broker_unavailable"
+
+
+class TargetQueryContentNegotiation(BaseContentNegotiation):
+    """Answer JSON whatever the query string says.
+
+    The query string belongs to the pinged URL, so DRF must not read a
+    "?format=xml" in it as a renderer choice (it would answer 404).
+    """
+
+    def select_parser(self, request: Request, parsers: list) -> object:
+        return parsers[0]
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix=None) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
+class PingApi(APIView):
+    content_negotiation_class = TargetQueryContentNegotiation
+
+    @extend_schema(
+        operation_id="ping",
+        parameters=[
+            OpenApiParameter(
+                "url",
+                str,
+                OpenApiParameter.PATH,
+                description=(
+                    "The URL to probe, slashes and query string included "
+                    "(/api/ping/https://example.com/health?x=1); a bare host means https://."
+                ),
+            )
+        ],
+        responses={200: ProbeResultOutputSerializer, 400: BAD_INPUT},
+    )
+    def get(self, request: Request, url: str) -> Response:
+        """Probe a URL now and answer whether it is up; nothing is stored."""
+        serializer = PingInputSerializer(data={"url": target_url_from_path(request, url)})
+        serializer.is_valid(raise_exception=True)
+        target = serializer.validated_data["url"]
+        result = probe(Target(url=target, timeout=PING_TIMEOUT))
+        return Response(ProbeResultOutputSerializer(result, context={"url": target}).data)
+
+
+def target_url_from_path(request: Request, path_part: str) -> str:
+    """Rebuild the target URL from the rest of the path and the query string."""
+    # Django hands the path over percent-decoded; quote again what cannot
+    # stand in a URL (a space), leaving valid characters and escapes alone.
+    url = requote_uri(path_part)
+    query = request.META.get("QUERY_STRING", "")
+    return f"{url}?{query}" if query else url
+
+
+class CheckApi(APIView):
+    @extend_schema(
+        operation_id="check",
+        parameters=[SITE_ID_PARAMETER],
+        request=None,
+        responses={200: CheckOutputSerializer, 404: NOT_FOUND},
+    )
+    def post(self, request: Request, site_id: str) -> Response:
+        """Probe one site now (even a disabled one) and record the result."""
+        site = get_site_or_404(site_id)
+        try:
+            result = check_site_now(site)
+        except Site.DoesNotExist:
+            raise NotFound(f"Site {site.id} was deleted during the check.") from None
+        return Response(CheckOutputSerializer(result, context={"url": site.url}).data)
+
+
+class CheckAllApi(APIView):
+    @extend_schema(
+        operation_id="check_all",
+        request=None,
+        responses={
+            202: CheckAllOutputSerializer,
+            503: OpenApiResponse(description="The task queue (broker) cannot be reached."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Queue a check of every enabled site; workers run them."""
+        try:
+            queued = queue_all_checks()
+        except (BrokerError, OSError) as exc:
+            # kombu wraps network failures in OperationalError; the filesystem
+            # broker raises plain OSError when its folder cannot be written.
+            log.error("check-all could not reach the broker: %s", exc)
+            raise BrokerUnavailable from None
+        data = CheckAllOutputSerializer({"queued": queued}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
+class StatusApi(APIView):
+    @extend_schema(operation_id="status", responses=StatusOutputSerializer)
+    def get(self, request: Request) -> Response:
+        """Every site's current state, from the site rows in one query."""
+        sites = Site.objects.only(
+            "id",
+            "url",
+            "name",
+            "status",
+            "last_checked_at",
+            "last_response_ms",
+            "last_status_code",
+            "last_error_kind",
+            "last_error_message",
+        )
+        return Response(StatusOutputSerializer({"sites": sites}).data)

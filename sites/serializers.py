@@ -1,0 +1,94 @@
+"""API shapes for sites: the input each operation accepts and the site it answers with.
+
+Input serializers check types only; the rules (URL normalisation, the
+private-address guard, interval and timeout limits, uniqueness) live in
+sites.services and the model, which answer with per-field ValidationErrors.
+"""
+
+from collections.abc import Mapping
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from monitor.serializers import ErrorOutputSerializer, error_or_none
+from sites.models import Site
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Names each field it does not accept, instead of silently dropping it.
+
+    A client that sends {"url": ...} to PATCH, or misspells "intervall", learns
+    that nothing happened to that field rather than getting a quiet 200.
+    """
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            accepted = ", ".join(self.fields)
+            unknown = {
+                str(name): [f"This field cannot be set here; the fields accepted are {accepted}."]
+                for name in data
+                if name not in self.fields
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({**unknown, **exc.detail}) from None
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class SiteCreateInputSerializer(StrictInputSerializer):
+    # Omitted fields take site_create's defaults, so they are stated once.
+    url = serializers.CharField(
+        help_text='http(s) URL; a bare host such as "example.com" means https://.'
+    )
+    name = serializers.CharField(required=False, allow_blank=True)
+    interval = serializers.IntegerField(required=False, help_text="Seconds between checks.")
+    timeout = serializers.IntegerField(
+        required=False, help_text="Seconds a check may take; at most the interval."
+    )
+    enabled = serializers.BooleanField(required=False)
+
+
+class SiteUpdateInputSerializer(StrictInputSerializer):
+    name = serializers.CharField(required=False, allow_blank=True)
+    interval = serializers.IntegerField(required=False, help_text="Seconds between checks.")
+    timeout = serializers.IntegerField(
+        required=False, help_text="Seconds a check may take; at most the interval."
+    )
+    enabled = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError(
+                f"Send at least one of {', '.join(self.fields)} to change."
+            )
+        return attrs
+
+
+class SiteOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    name = serializers.CharField()
+    interval = serializers.IntegerField()
+    timeout = serializers.IntegerField()
+    enabled = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=Site.Status.choices)
+    up = serializers.BooleanField(allow_null=True, help_text="null while the site is unchecked.")
+    checkedAt = serializers.DateTimeField(source="last_checked_at", allow_null=True)
+    nextCheckAt = serializers.DateTimeField(source="next_check_at", allow_null=True)
+    statusChangedAt = serializers.DateTimeField(source="status_changed_at", allow_null=True)
+    statusCode = serializers.IntegerField(source="last_status_code", allow_null=True)
+    responseTimeMs = serializers.IntegerField(source="last_response_ms", allow_null=True)
+    error = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    @extend_schema_field(ErrorOutputSerializer(allow_null=True))
+    def get_error(self, site: Site) -> dict | None:
+        return error_or_none(site.last_error_kind, site.last_error_message)
+
+
+class SiteListOutputSerializer(serializers.Serializer):
+    sites = SiteOutputSerializer(many=True)

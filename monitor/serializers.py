@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from monitor.probe import ErrorKind, ProbeResult
 from sites.models import Site
-from sites.targets import normalize_url, validate_target_address
+from sites.targets import clean_target
 
 
 class ErrorOutputSerializer(serializers.Serializer):
@@ -29,11 +29,7 @@ class PingInputSerializer(serializers.Serializer):
     )
 
     def validate_url(self, value: str) -> str:
-        # The same normalisation and private-address guard as adding a site,
-        # so ping cannot reach what a site may not.
-        url = normalize_url(value)
-        validate_target_address(url)
-        return url
+        return clean_target(value)
 
 
 class ProbeResultOutputSerializer(serializers.Serializer):

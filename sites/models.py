@@ -3,7 +3,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from sites.targets import MAX_URL_LENGTH, normalize_url, validate_target_address
+from sites.targets import MAX_URL_LENGTH, clean_target
 
 MIN_INTERVAL = 10
 MAX_INTERVAL = 86_400
@@ -78,11 +78,15 @@ class Site(models.Model):
             f"HTTP {self.last_status_code}" if self.last_status_code else "down"
         )
 
+    def clean_fields(self, exclude=None) -> None:
+        # clean() checks the URL whole (after normalisation); the field's own
+        # length check would only repeat its message.
+        super().clean_fields(exclude={*(exclude or ()), "url"})
+
     def clean(self) -> None:
         errors = {}
         try:
-            self.url = normalize_url(self.url)
-            validate_target_address(self.url)
+            self.url = clean_target(self.url)
         except ValidationError as exc:
             errors["url"] = exc.messages
         if self.interval and self.timeout and self.timeout > self.interval:

@@ -6,7 +6,7 @@ django.core.exceptions.ValidationError with per-field messages.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from sites.models import Site
@@ -35,9 +35,15 @@ def site_update(*, site: Site, **changes) -> Site:
     if site.enabled and not was_enabled:
         site.next_check_at = timezone.now()  # re-enabled: check now, not after a stale due time
     site.full_clean()
-    with transaction.atomic():
-        # Save only what a user may edit, so a concurrent check's state is kept.
-        site.save(update_fields=[*changes, "next_check_at"])
+    try:
+        with transaction.atomic():
+            # Save only what a user may edit, so a concurrent check's state is kept.
+            site.save(update_fields=[*changes, "next_check_at"])
+    except DatabaseError:
+        # update_fields on a row deleted meanwhile updates nothing and raises.
+        if not Site.objects.filter(pk=site.pk).exists():
+            raise Site.DoesNotExist(f"Site {site.pk} was deleted.") from None
+        raise
     return site
 
 

@@ -76,6 +76,14 @@ def normalize_url(raw: str) -> str:
     return normalized
 
 
+def clean_target(raw: str) -> str:
+    """Normalise a URL and apply the private-address guard: what a site may
+    be, a ping may reach. Raises ValidationError."""
+    url = normalize_url(raw)
+    validate_target_address(url)
+    return url
+
+
 def validate_target_address(url: str) -> None:
     """Refuse a URL whose host resolves to an address Uptime may not reach.
 

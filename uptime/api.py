@@ -2,6 +2,7 @@
 
 import logging
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from rest_framework import status
@@ -14,6 +15,9 @@ log = logging.getLogger(__name__)
 
 def exception_handler(exc, context):
     """DRF's handler, plus Django's ValidationError (raised by model rules) as 400."""
+    if isinstance(exc, ObjectDoesNotExist):
+        # A row deleted by another request while this one was working on it.
+        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoValidationError):
         return Response(as_serializer_error(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, IntegrityError):

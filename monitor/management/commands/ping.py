@@ -12,7 +12,7 @@ from django.core.management.color import Style
 
 from monitor.probe import ProbeResult, Target, probe
 from sites.models import MAX_TIMEOUT
-from sites.targets import normalize_url, validate_target_address
+from sites.targets import clean_target
 
 # Exit statuses shared by ping and check_site, as curl -f does it:
 # 0 up, 1 down (the command worked; the site did not), 2 the command could not run.
@@ -50,9 +50,7 @@ class Command(BaseCommand):
                 returncode=EXIT_BAD_INPUT,
             )
         try:
-            url = normalize_url(url)
-            # The same guard as adding a site, so ping cannot reach what a site may not.
-            validate_target_address(url)
+            url = clean_target(url)
         except ValidationError as exc:
             raise CommandError(
                 f"Cannot ping {url!r}: {' '.join(exc.messages)}", returncode=EXIT_BAD_INPUT

@@ -21,6 +21,9 @@ else:
 
 (DATA_DIR / "static").mkdir(parents=True, exist_ok=True)  # whitenoise warns without it
 
+# Never post to a real Slack a developer may have configured; tests that need
+# the stand-in point this at it themselves.
+SLACK_WEBHOOK_URL = ""
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -219,6 +219,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # At DEBUG urllib3 logs request lines, which would put the Slack
+        # webhook's secret path in the logs.
+        "urllib3": {"level": "INFO"},
         # One line per task received/succeeded, every few seconds, says nothing
         # useful; our own tasks log what they did when they did something.
         "celery.app.trace": {"level": "WARNING"},

@@ -1,0 +1,93 @@
+"""The send_notification task: retries, their countdowns, and giving way to the sweeper.
+
+Celery runs eagerly here (tests/settings.py), where a retry would run at once
+whatever its countdown; run_with_retries runs each planned retry itself and
+the tests check the countdown the task asked for, not how long anything waited.
+"""
+
+import pytest
+from django.utils import timezone
+
+from monitor.models import Transition
+from notifications.models import NotificationAttempt
+from notifications.tasks import MAX_RETRIES, send_notification
+from tests.notifications.helpers import answer, run_with_retries, texts
+
+Status = Transition.NotificationStatus
+
+
+def test_500_then_500_then_200_delivers_exactly_once_with_three_attempts(
+    slack_server, down_transition
+):
+    answer(slack_server, status=500, body="oops")
+    answer(slack_server, status=500, body="oops")
+    answer(slack_server)
+    result, countdowns = run_with_retries(send_notification, down_transition.id)
+    assert result == "delivered"
+    assert len(countdowns) == 2
+    assert len(texts(slack_server)) == 3
+    slack_server.check_assertions()
+    down_transition.refresh_from_db()
+    assert down_transition.notification_status == Status.SENT
+    outcomes = list(down_transition.attempts.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["retrying", "retrying", "delivered"]
+
+
+def test_retry_countdowns_back_off_exponentially(slack_server, down_transition):
+    for _ in range(3):
+        answer(slack_server, status=503, body="busy")
+    answer(slack_server)
+    _, (first, second, third) = run_with_retries(send_notification, down_transition.id)
+    assert 5 <= first <= 10 and 10 <= second <= 20 and 20 <= third <= 40
+
+
+def test_a_429_retry_waits_at_least_retry_after(slack_server, down_transition):
+    answer(slack_server, status=429, body="rate_limited", headers={"Retry-After": "120"})
+    answer(slack_server)
+    result, countdowns = run_with_retries(send_notification, down_transition.id)
+    assert result == "delivered"
+    assert len(countdowns) == 1
+    assert countdowns[0] >= 120
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(400, "invalid_payload"), (403, "action_prohibited"), (404, "no_service"), (410, "x")],
+)
+def test_a_permanent_error_is_not_retried(slack_server, down_transition, status, body):
+    answer(slack_server, status=status, body=body)
+    result, countdowns = run_with_retries(send_notification, down_transition.id)
+    assert (result, countdowns) == ("failed", [])
+    assert len(slack_server.log) == 1
+    attempt = down_transition.attempts.get()
+    assert attempt.outcome == NotificationAttempt.Outcome.FAILED
+    assert body in attempt.error
+
+
+def test_out_of_retries_the_transition_stays_pending_for_the_sweeper(slack_server, down_transition):
+    slack_server.expect_request("/hook").respond_with_data("oops", status=500)
+    result, countdowns = run_with_retries(send_notification, down_transition.id)
+    assert result == "retrying"
+    assert len(countdowns) == MAX_RETRIES
+    assert len(slack_server.log) == MAX_RETRIES + 1
+    down_transition.refresh_from_db()
+    assert down_transition.notification_status == Status.PENDING
+    assert down_transition.notify_lease_until > timezone.now()
+    assert down_transition.attempts.count() == MAX_RETRIES + 1
+
+
+def test_a_redelivered_message_sends_nothing_more(slack_server, down_transition):
+    answer(slack_server)
+    send_notification.delay(down_transition.id)
+    assert send_notification.delay(down_transition.id).get() == "not_claimed"
+    assert len(slack_server.log) == 1
+
+
+def test_a_redelivered_retry_message_sends_nothing_more(slack_server, down_transition):
+    answer(slack_server, status=503, body="busy")
+    answer(slack_server)
+    first, _ = run_with_retries(send_notification, down_transition.id)
+    # The retry message carried the first claim's attempt count as its token.
+    duplicate = send_notification.delay(down_transition.id, lease_token=1)
+    assert (first, duplicate.get()) == ("delivered", "not_claimed")
+    assert len(slack_server.log) == 2

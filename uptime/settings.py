@@ -163,7 +163,7 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -----------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_url(
-    "CELERY_BROKER_URL", "filesystem://", schemes=("filesystem", "redis", "rediss")
+    "CELERY_BROKER_URL", "filesystem://localhost/", schemes=("filesystem", "redis", "rediss")
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
     for sub in ("queue", "processed"):

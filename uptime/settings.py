@@ -199,7 +199,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(UPTIME_SWEEP_EVERY),
         "options": {"expires": float(UPTIME_SWEEP_EVERY)},
     },
+    "prune-history": {
+        "task": "monitor.tasks_history.prune_history",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
+# Task modules beyond each app's tasks.py.
+CELERY_IMPORTS = ("monitor.tasks_history",)
 
 # --- Monitoring -------------------------------------------------------------
 # Refuse targets (and webhooks) on loopback, private, link-local and other
@@ -207,6 +214,9 @@ CELERY_BEAT_SCHEDULE = {
 UPTIME_ALLOW_PRIVATE_TARGETS = env_bool("UPTIME_ALLOW_PRIVATE_TARGETS", False)
 UPTIME_DISPATCH_BATCH = env_int("UPTIME_DISPATCH_BATCH", 50, minimum=1)
 UPTIME_PROBE_CONCURRENCY = env_int("UPTIME_PROBE_CONCURRENCY", 32, minimum=1)
+# Raw checks are kept this many days; hourly and daily rollups much longer.
+UPTIME_CHECK_RETENTION_DAYS = env_int("UPTIME_CHECK_RETENTION_DAYS", 30, minimum=1)
+UPTIME_ROLLUP_RETENTION_DAYS = env_int("UPTIME_ROLLUP_RETENTION_DAYS", 400, minimum=1)
 
 # --- Notifications ----------------------------------------------------------
 SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL", "", schemes=("http", "https"))

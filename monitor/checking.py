@@ -16,9 +16,11 @@ def check_sites(site_ids: list[int], *, include_disabled: bool = False) -> list[
         Target(url=url, timeout=timeout, site_id=site_id)
         for site_id, url, timeout in sites.values_list("id", "url", "timeout")
     ]
-    results = probe_many(targets, concurrency=settings.UPTIME_PROBE_CONCURRENCY)
-    record_results(results)
-    return results
+    # Record as results arrive, in short transactions, so a slow site in the
+    # batch does not hold back the state of the fast ones.
+    return probe_many(
+        targets, concurrency=settings.UPTIME_PROBE_CONCURRENCY, on_results=record_results
+    )
 
 
 def check_site_now(site: Site) -> ProbeResult:

@@ -14,9 +14,9 @@ from email.utils import parsedate_to_datetime
 import requests
 from django.utils import timezone
 
+from monitor.errors import classify_error
 from monitor.models import Transition
 from monitor.net import AddressNotAllowed, guarded_session
-from monitor.probe import classify_error
 from sites.models import Site
 
 MAX_ANSWER_BYTES = 2048

@@ -212,8 +212,8 @@ CELERY_IMPORTS = ("monitor.tasks_history",)
 # Refuse targets (and webhooks) on loopback, private, link-local and other
 # non-public addresses unless explicitly allowed.
 UPTIME_ALLOW_PRIVATE_TARGETS = env_bool("UPTIME_ALLOW_PRIVATE_TARGETS", False)
-UPTIME_DISPATCH_BATCH = env_int("UPTIME_DISPATCH_BATCH", 50, minimum=1)
-UPTIME_PROBE_CONCURRENCY = env_int("UPTIME_PROBE_CONCURRENCY", 32, minimum=1)
+UPTIME_DISPATCH_BATCH = env_int("UPTIME_DISPATCH_BATCH", 500, minimum=1)
+UPTIME_PROBE_CONCURRENCY = env_int("UPTIME_PROBE_CONCURRENCY", 500, minimum=1)
 # Raw checks are kept this many days; hourly and daily rollups much longer.
 UPTIME_CHECK_RETENTION_DAYS = env_int("UPTIME_CHECK_RETENTION_DAYS", 30, minimum=1)
 UPTIME_ROLLUP_RETENTION_DAYS = env_int("UPTIME_ROLLUP_RETENTION_DAYS", 400, minimum=1)

@@ -50,6 +50,11 @@ class Site(models.Model):
     last_response_ms = models.PositiveIntegerField(null=True, blank=True)
     last_error_kind = models.CharField(max_length=32, blank=True)
     last_error_message = models.CharField(max_length=300, blank=True)
+    # Set when the dispatcher queues a check, cleared when its result is
+    # recorded: while it is in the future the site is not queued again, so a
+    # backlog cannot snowball; if a check is lost, it expires and the site is
+    # claimed afresh.
+    claim_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]

@@ -5,8 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from monitor.checking import check_sites
 from monitor.dispatch import claim_due_sites, next_due_time
 from monitor.models import Check
+from monitor.probe import ProbeResult
+from monitor.recording import record_results
 from monitor.tasks import dispatch_due_checks
 from sites.models import Site
 from sites.services import site_create, site_update
@@ -36,9 +39,10 @@ def test_only_enabled_sites_that_are_due_are_claimed(db, now):
     assert claim_due_sites(now=now) == [due.id]
 
 
-def test_a_claimed_site_is_not_claimed_again_until_its_next_interval(db, now):
+def test_a_checked_site_is_not_claimed_again_until_its_next_interval(db, now):
     site = make_site("a", due=now, interval=30)
     assert claim_due_sites(now=now) == [site.id]
+    record_results([ProbeResult(up=True, checked_at=now, status_code=200, site_id=site.id)])
     assert claim_due_sites(now=now + timedelta(seconds=29)) == []
     assert claim_due_sites(now=now + timedelta(seconds=30)) == [site.id]
 
@@ -55,7 +59,7 @@ def test_a_site_overdue_by_many_intervals_is_checked_once_not_once_per_missed_ti
 
 def test_claims_are_limited_and_the_most_overdue_go_first(db, now):
     sites = [make_site(str(n), due=now - timedelta(seconds=n)) for n in range(5)]
-    assert claim_due_sites(now=now, limit=2) == [sites[4].id, sites[3].id]
+    assert set(claim_due_sites(now=now, limit=2)) == {sites[4].id, sites[3].id}
 
 
 def test_re_enabling_a_site_makes_it_due_now(db, now):
@@ -74,3 +78,28 @@ def test_the_dispatch_task_checks_every_due_site(db, httpserver, now):
     assert (up.status, down.status) == ("up", "down")
     assert Check.objects.count() == 2
     assert dispatch_due_checks() == 0  # nothing is due again yet
+
+
+def test_a_site_whose_check_is_still_queued_is_not_claimed_again(db, now):
+    site = make_site("slow-queue", due=now, interval=10)
+    assert claim_due_sites(now=now) == [site.id]
+    # Its check has not been recorded yet; its next beat comes and goes.
+    assert claim_due_sites(now=now + timedelta(seconds=11)) == []
+
+
+def test_a_lost_check_is_claimed_again_once_its_claim_expires(db, now):
+    site = make_site("lost", due=now, interval=10)
+    site.timeout = 5
+    site.save(update_fields=["timeout"])
+    assert claim_due_sites(now=now) == [site.id]
+    assert claim_due_sites(now=now + timedelta(seconds=5 + 61)) == [site.id]
+
+
+def test_recording_a_result_releases_the_claim(db, httpserver, now):
+    httpserver.expect_request("/").respond_with_data("ok")
+    site = site_create(url=httpserver.url_for("/"), interval=10)
+    [claimed] = claim_due_sites()
+    check_sites([claimed])
+    site.refresh_from_db()
+    assert site.claim_expires_at is None
+    assert claim_due_sites(now=site.next_check_at) == [site.id]

@@ -35,6 +35,7 @@ MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 64 * 1024
 MAX_MESSAGE_LENGTH = 300
 SELECT_TIMEOUT = 0.05
+CA_BUNDLE = certifi.where()
 
 _TLS_ERRORS = {
     pycurl.E_SSL_CONNECT_ERROR,
@@ -168,12 +169,37 @@ class _Transfer:
     def __init__(self) -> None:
         self.curl = pycurl.Curl()
         self.curl.transfer = self
+        # Options that never change are set once per handle, not per check:
+        # on a hot path, each setopt from Python costs more than it looks.
+        for option, value in (
+            (pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS),
+            (pycurl.REDIR_PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS),
+            (pycurl.FOLLOWLOCATION, 1),
+            (pycurl.MAXREDIRS, MAX_REDIRECTS),
+            (pycurl.NOSIGNAL, 1),
+            (pycurl.USERAGENT, USER_AGENT),
+            (pycurl.ACCEPT_ENCODING, ""),  # decoded bytes count against the cap
+            # Never through a proxy from the environment: the guard must see
+            # the real destination.
+            (pycurl.PROXY, ""),
+            (pycurl.NOPROXY, "*"),
+            (pycurl.FRESH_CONNECT, 1),
+            (pycurl.FORBID_REUSE, 1),
+            (pycurl.CAINFO, CA_BUNDLE),
+            (pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1),
+            (pycurl.WRITEFUNCTION, self._write),
+            (pycurl.OPENSOCKETFUNCTION, self._open_socket),
+        ):
+            self.curl.setopt(option, value)
         self.index = 0
         self.target: Target | None = None
         self.started_at: datetime | None = None
         self.body_bytes = 0
         self.capped = False
         self.refusal: AddressNotAllowed | None = None
+        # pycurl keeps a dup() of each socket we open; ours are closed when
+        # the transfer ends (dropping them unclosed costs a warning each).
+        self.sockets: list[socket.socket] = []
 
     def start(self, index: int, target: Target, clock_offset) -> ProbeResult | None:
         self.index = index
@@ -185,32 +211,11 @@ class _Transfer:
         host_error = _host_refusal(target.url)
         if host_error is not None:
             return self._result(False, kind=ErrorKind.DNS, message=host_error, elapsed_ms=0)
-        curl = self.curl
-        curl.reset()
         timeout_ms = max(int(target.timeout * 1000), 1)
-        for option, value in (
-            (pycurl.URL, target.url),
-            (pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS),
-            (pycurl.REDIR_PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS),
-            (pycurl.FOLLOWLOCATION, 1),
-            (pycurl.MAXREDIRS, MAX_REDIRECTS),
-            (pycurl.TIMEOUT_MS, timeout_ms),
-            (pycurl.CONNECTTIMEOUT_MS, timeout_ms),
-            (pycurl.NOSIGNAL, 1),
-            (pycurl.USERAGENT, USER_AGENT),
-            (pycurl.ACCEPT_ENCODING, ""),  # decoded bytes count against the cap
-            # Never through a proxy from the environment: the guard must see
-            # the real destination.
-            (pycurl.PROXY, ""),
-            (pycurl.NOPROXY, "*"),
-            (pycurl.FRESH_CONNECT, 1),
-            (pycurl.FORBID_REUSE, 1),
-            (pycurl.CAINFO, certifi.where()),
-            (pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1),
-            (pycurl.WRITEFUNCTION, self._write),
-            (pycurl.OPENSOCKETFUNCTION, self._open_socket),
-        ):
-            curl.setopt(option, value)
+        curl = self.curl
+        curl.setopt(pycurl.URL, target.url)
+        curl.setopt(pycurl.TIMEOUT_MS, timeout_ms)
+        curl.setopt(pycurl.CONNECTTIMEOUT_MS, timeout_ms)
         return None
 
     def _write(self, chunk: bytes) -> int:
@@ -229,9 +234,14 @@ class _Transfer:
         except AddressNotAllowed as exc:
             self.refusal = exc
             return pycurl.SOCKET_BAD
-        return socket.socket(family, socktype, protocol)
+        sock = socket.socket(family, socktype, protocol)
+        self.sockets.append(sock)
+        return sock
 
     def result(self, errcode: int, errmsg: str) -> ProbeResult:
+        for sock in self.sockets:
+            sock.close()
+        self.sockets.clear()
         curl = self.curl
         elapsed_ms = round(curl.getinfo(pycurl.TOTAL_TIME_T) / 1000)
         status = curl.getinfo(pycurl.RESPONSE_CODE) or None

@@ -8,7 +8,7 @@ checks or transitions the user may not delete.
 from django.contrib import admin
 from django.http import HttpRequest
 
-from monitor.models import Check, Transition
+from monitor.models import Check, CheckRollup, Transition
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -56,3 +56,23 @@ class TransitionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("site",)
     raw_id_fields = ("site", "check_result")
+
+
+@admin.register(CheckRollup)
+class CheckRollupAdmin(ReadOnlyAdmin):
+    list_display = (
+        "site",
+        "period",
+        "bucket_start",
+        "checks",
+        "failures",
+        "rt_min",
+        "rt_avg",
+        "p95_ms",
+        "rt_max",
+    )
+    list_filter = ("period", "site")
+    date_hierarchy = "bucket_start"
+    list_select_related = ("site",)
+    raw_id_fields = ("site",)
+    show_full_result_count = False

@@ -85,3 +85,86 @@ class Transition(models.Model):
     @property
     def is_down(self) -> bool:
         return self.to_status == Site.Status.DOWN
+
+
+# Upper edges (exclusive), in ms, of the response-time histogram's buckets:
+# 16 ms times √2 per step, rounded. Bucket 0 holds 0 to 15 ms, bucket i holds
+# [EDGES[i-1], EDGES[i]), the last one everything from 46,341 ms up (a check
+# times out within 60 s). See monitor.history for the percentile estimate.
+RESPONSE_BUCKET_EDGES_MS = tuple(round(16 * 2 ** (k / 2)) for k in range(24))
+RESPONSE_BUCKETS = len(RESPONSE_BUCKET_EDGES_MS) + 1
+HISTOGRAM_COLUMNS = tuple(f"h{i:02d}" for i in range(RESPONSE_BUCKETS))
+
+
+class CheckRollup(models.Model):
+    """A site's checks over one UTC hour or day, summed as they are recorded.
+
+    Kept long after the raw checks are pruned; maintained by
+    monitor.history.add_to_rollups in the recorder's transaction. The columns
+    h00…h24 count checks per response-time bucket (RESPONSE_BUCKET_EDGES_MS),
+    from which percentiles are estimated.
+    """
+
+    class Period(models.IntegerChoices):
+        # The value is the period's length in hours.
+        HOUR = 1, "Hour"
+        DAY = 24, "Day"
+
+    # No index of its own: the unique constraint below starts with site.
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="rollups", db_index=False)
+    bucket_start = models.DateTimeField()
+    rt_sum = models.BigIntegerField(default=0)
+    checks = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    rt_count = models.PositiveIntegerField(default=0)
+    rt_min = models.PositiveIntegerField(null=True, blank=True)
+    rt_max = models.PositiveIntegerField(null=True, blank=True)
+    period = models.PositiveSmallIntegerField(choices=Period.choices)
+
+    class Meta:
+        ordering = ["-bucket_start", "site_id", "period"]
+        constraints = [
+            # The upsert's conflict target; also serves "a site's hourly (or
+            # daily) rollups over a time range" as an index range scan.
+            models.UniqueConstraint(
+                fields=["site", "period", "bucket_start"], name="rollup_site_period_start_uniq"
+            ),
+        ]
+        indexes = [
+            # Pruning by age across all sites. Cheap: every site shares each
+            # bucket_start, so PostgreSQL stores it deduplicated.
+            models.Index(fields=["bucket_start"], name="rollup_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        period = self.get_period_display().lower()
+        return f"{self.site_id} {period} of {self.bucket_start:%Y-%m-%d %H:%M}"
+
+    @property
+    def histogram(self) -> list[int]:
+        return [getattr(self, name) for name in HISTOGRAM_COLUMNS]
+
+    @property
+    def rt_avg(self) -> float | None:
+        return self.rt_sum / self.rt_count if self.rt_count else None
+
+    @property
+    def uptime_ratio(self) -> float | None:
+        return (self.checks - self.failures) / self.checks if self.checks else None
+
+    def percentile_ms(self, fraction: float) -> float | None:
+        """Estimated response time below which `fraction` of the checks fall."""
+        from monitor.history import estimate_percentile  # history imports this module
+
+        return estimate_percentile(self.histogram, fraction, low=self.rt_min, high=self.rt_max)
+
+    @property
+    def p95_ms(self) -> float | None:
+        return self.percentile_ms(0.95)
+
+
+# Histogram columns: smallint (a day of 10-second checks is 8,640); additions
+# saturate at 32,767 rather than fail the recorder's transaction.
+for _name in HISTOGRAM_COLUMNS:
+    CheckRollup.add_to_class(_name, models.PositiveSmallIntegerField(default=0))
+del _name

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from monitor.history import add_to_rollups
 from monitor.models import Check, Transition
 from monitor.probe import ProbeResult
 from monitor.signals import site_status_changed
@@ -76,6 +77,7 @@ def record_results(results: list[ProbeResult]) -> list[Transition]:
             if change is not None:
                 causes.append((result, *change))
         transitions = store.insert_checks(kept, causes)
+        add_to_rollups((r.site_id, r.checked_at, r.up, r.response_ms) for r in kept)
         store.save_states([s for s in states.values() if s.last_result is not None])
         Transition.objects.bulk_create(transitions)
         transaction.on_commit(lambda: announce(transitions))

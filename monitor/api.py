@@ -15,11 +15,13 @@ from rest_framework.views import APIView
 from monitor.checking import check_site_now
 from monitor.probe import Target, probe
 from monitor.serializers import (
+    STATUS_COLUMNS,
     CheckAllOutputSerializer,
     CheckOutputSerializer,
     PingInputSerializer,
     ProbeResultOutputSerializer,
     StatusOutputSerializer,
+    site_statuses,
 )
 from monitor.tasks import queue_all_checks
 from sites.api import BAD_INPUT, NOT_FOUND, SITE_ID_PARAMETER, get_site_or_404
@@ -133,15 +135,5 @@ class StatusApi(APIView):
     @extend_schema(operation_id="status", responses=StatusOutputSerializer)
     def get(self, request: Request) -> Response:
         """Every site's current state, from the site rows in one query."""
-        sites = Site.objects.only(
-            "id",
-            "url",
-            "name",
-            "status",
-            "last_checked_at",
-            "last_response_ms",
-            "last_status_code",
-            "last_error_kind",
-            "last_error_message",
-        )
-        return Response(StatusOutputSerializer({"sites": sites}).data)
+        rows = Site.objects.order_by("id").values_list(*STATUS_COLUMNS)
+        return Response({"sites": site_statuses(rows)})

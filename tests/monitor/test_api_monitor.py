@@ -1,12 +1,17 @@
 """The monitoring API: ping, check, check-all and status, against servers on 127.0.0.1."""
 
+import json
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from monitor.models import Check
+from monitor.serializers import StatusOutputSerializer
 from sites.models import Site
 from sites.services import site_create
 from uptime.celery import app as celery_app
@@ -314,3 +319,52 @@ def test_the_seed_flow_add_list_get_check_status_delete(api_client, httpserver):
     assert api_client.delete(f"/api/site/{site_id}").status_code == 204
     assert api_client.get("/api/site").json() == {"sites": []}
     assert api_client.get("/api/status").json() == {"sites": []}
+
+
+def _site_in_state(url: str, **state) -> Site:
+    site = site_create(url=url, name=state.pop("name", ""))
+    Site.objects.filter(pk=site.pk).update(**state)
+    return site
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "Europe/Berlin"])
+def test_status_answers_exactly_what_the_site_status_serializer_would(
+    api_client, settings, time_zone
+):
+    # The view builds its dicts directly for speed; the serializer stays the reference.
+    settings.TIME_ZONE = time_zone
+    checked = timezone.now().replace(microsecond=0) - timedelta(minutes=2)
+    _site_in_state("http://127.0.0.1:8001/", name="never checked")
+    _site_in_state(
+        "http://127.0.0.1:8002/",
+        status="up",
+        last_checked_at=checked,
+        last_status_code=200,
+        last_response_ms=42,
+    )
+    _site_in_state(
+        "http://127.0.0.1:8003/",
+        name="Broken",
+        status="down",
+        last_checked_at=checked + timedelta(microseconds=120_000),
+        last_error_kind="connect",
+        last_error_message="Connection refused by 127.0.0.1:8003",
+    )
+    _site_in_state(
+        "http://127.0.0.1:8004/",
+        status="down",
+        last_checked_at=checked + timedelta(microseconds=1),
+        last_status_code=503,
+        last_response_ms=7,
+        last_error_kind="http_status",
+        last_error_message="HTTP 503",
+    )
+
+    reference = StatusOutputSerializer({"sites": Site.objects.order_by("id")}).data
+    expected = json.loads(JSONRenderer().render(reference))
+    assert api_client.get("/api/status").json() == expected
+    assert len(expected["sites"]) == 4
+
+
+def test_status_needs_credentials(anon_client):
+    assert anon_client.get("/api/status").status_code == 401

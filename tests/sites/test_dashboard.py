@@ -3,12 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
+from sites.views import PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 
@@ -351,3 +354,96 @@ def test_logging_in_leads_to_the_dashboard(client, user):
 
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard")
+
+
+# --- pagination ----------------------------------------------------------------
+
+
+def many_sites(count: int, *, status: str = Site.Status.UP, prefix: str = "Site") -> None:
+    Site.objects.bulk_create(
+        Site(url=f"http://127.0.0.1:{20000 + n}/{prefix}", name=f"{prefix} {n:04d}", status=status)
+        for n in range(count)
+    )
+
+
+def test_more_sites_than_a_page_spill_onto_page_two(client_in):
+    many_sites(PAGE_SIZE + 5)
+
+    first = client_in.get(reverse("dashboard"))
+    second = client_in.get(reverse("dashboard"), {"page": 2})
+
+    assert len(first.context["sites"]) == PAGE_SIZE
+    assert [site.name for site in second.context["sites"]] == [
+        f"Site {n:04d}" for n in range(PAGE_SIZE, PAGE_SIZE + 5)
+    ]
+    page = text_of(first)
+    assert 'href="/?page=2"' in page and 'rel="next"' in page
+    assert f"Sites 1–{PAGE_SIZE} of {PAGE_SIZE + 5}" in page
+    assert f"Sites {PAGE_SIZE + 1}–{PAGE_SIZE + 5} of {PAGE_SIZE + 5}" in text_of(second)
+
+
+def test_down_sites_come_first_on_the_first_page_whatever_their_name(client_in):
+    many_sites(PAGE_SIZE + 20, prefix="A healthy")
+    many_sites(3, status=Site.Status.DOWN, prefix="Z broken")
+    many_sites(2, status=Site.Status.UNKNOWN, prefix="M fresh")
+
+    sites = client_in.get(reverse("dashboard")).context["sites"]
+
+    assert [site.status for site in sites[:6]] == ["down"] * 3 + ["unknown"] * 2 + ["up"]
+
+
+def test_the_summary_counts_every_site_not_just_the_page(client_in):
+    many_sites(PAGE_SIZE + 10)
+    many_sites(4, status=Site.Status.DOWN, prefix="Down")
+    Site.objects.filter(name__in=["Site 0000", "Site 0001"]).update(enabled=False)
+
+    response = client_in.get(reverse("dashboard"), {"page": 2})
+
+    assert response.context["counts"] == {"up": PAGE_SIZE + 10, "down": 4, "unknown": 0}
+    assert response.context["paused_count"] == 2
+
+
+def test_the_htmx_refresh_of_page_two_polls_and_returns_page_two(client_in):
+    many_sites(PAGE_SIZE + 1)
+
+    page = text_of(client_in.get(reverse("dashboard"), {"page": 2}))
+    assert f'hx-get="{reverse("site_list")}?page=2"' in page
+
+    partial = client_in.get(reverse("site_list"), {"page": 2}, headers={"HX-Request": "true"})
+    assert [site.name for site in partial.context["sites"]] == [f"Site {PAGE_SIZE:04d}"]
+    assert text_of(partial).lstrip().startswith('<section id="site-list"')
+
+
+@pytest.mark.parametrize(("asked", "shown"), [("999", 2), ("abc", 1), ("0", 2)])
+def test_a_page_number_out_of_range_shows_a_page_that_exists(client_in, asked, shown):
+    many_sites(PAGE_SIZE + 1)
+
+    response = client_in.get(reverse("dashboard"), {"page": asked})
+
+    assert response.status_code == 200
+    assert response.context["page_obj"].number == shown
+
+
+def test_one_page_of_sites_shows_no_pager(client_in):
+    many_sites(3)
+
+    assert 'class="pager"' not in text_of(client_in.get(reverse("dashboard")))
+
+
+def test_the_list_costs_the_same_queries_for_three_sites_as_for_three_pages(client_in):
+    def queries_for_list() -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            assert client_in.get(reverse("site_list")).status_code == 200
+        return [q["sql"] for q in queries.captured_queries]
+
+    many_sites(3)
+    few = queries_for_list()
+    many_sites(3 * PAGE_SIZE, prefix="More")
+    many = queries_for_list()
+
+    assert len(many) == len(few)
+    # The summary is one aggregate and the page one LIMITed query; checks are never read.
+    site_queries = [sql for sql in many if "sites_site" in sql]
+    assert len(site_queries) == 2
+    assert any(f"LIMIT {PAGE_SIZE}" in sql for sql in site_queries)
+    assert not any("monitor_check" in sql for sql in many)

@@ -26,6 +26,7 @@ from monitor.serializers import (
 from monitor.tasks import queue_all_checks
 from sites.api import BAD_INPUT, NOT_FOUND, SITE_ID_PARAMETER, get_site_or_404
 from sites.models import Site
+from uptime.api import FastJSONRenderer
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ class CheckAllApi(APIView):
 
 
 class StatusApi(APIView):
+    renderer_classes = [FastJSONRenderer]
+
     @extend_schema(operation_id="status", responses=StatusOutputSerializer)
     def get(self, request: Request) -> Response:
         """Every site's current state, from the site rows in one query."""

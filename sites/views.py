@@ -25,7 +25,7 @@ RECENT_CHECKS = 50
 RECENT_TRANSITIONS = 20
 REFRESH_SECONDS = 5
 # Sites per dashboard page: a page renders in a few milliseconds whatever the total.
-PAGE_SIZE = 100
+PAGE_SIZE = 50
 
 
 def _setup_needed() -> bool:

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test test-service install migrate lint format bench clean
+.PHONY: run test test-service install migrate lint format bench bench-quick clean
 
 # One stamp per requirements state: a fresh clone installs, later runs don't.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -39,6 +39,13 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Benchmarks print figures (they need PostgreSQL and Redis on 127.0.0.1).
+bench: install
+	bench/run
+
+bench-quick: install
+	bench/run --quick
 
 clean:
 	rm -rf var/broker var/static

@@ -3,9 +3,26 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "uptime.settings")
 
 app = Celery("uptime")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Celery's Django fixup closes every database connection before and after each
+# task unless this is set; on PostgreSQL that is a new server process per
+# task. Keep connections, and let Django's own rules (CONN_MAX_AGE, health
+# checks, closing a connection that errored) decide, as it does per request.
+app.conf.CELERY_DB_REUSE_MAX = 1_000_000_000
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_database_connections(sender=None, **kwargs) -> None:
+    # An eager task runs inside its caller's transaction: leave that alone.
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -30,6 +30,7 @@ from monitor.models import (
     Check,
     CheckRollup,
 )
+from monitor.pgarrays import array_literal, int_array_literal
 
 Row = tuple[int, datetime, bool, int | None]  # (site_id, checked_at, up, response_ms)
 
@@ -131,7 +132,11 @@ def add_to_rollups(rows: Iterable[Row]) -> int:
         if connection.vendor == "postgresql":
             # One array per column: a VALUES list would be ~34,000 parameters
             # for psycopg to splice in, ten times slower than the statement.
-            cursor.execute(_upsert_sql(_UNNEST_SQL), [list(c) for c in zip(*values, strict=True)])
+            # bucket_start (the third column) is the only one that is not an integer.
+            columns = list(zip(*values, strict=True))
+            literals = [int_array_literal(c) for c in columns]
+            literals[2] = array_literal(columns[2])
+            cursor.execute(_upsert_sql(_UNNEST_SQL), literals)
             return len(values)
         per_statement = min(_ROWS_PER_STATEMENT, _sqlite_max_params() // len(_UPSERT_COLUMNS))
         for first in range(0, len(values), per_statement):

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 
 from monitor.history import add_to_rollups
 from monitor.models import Check, Transition
+from monitor.pgarrays import array_literal, int_array_literal
 from monitor.probe import ProbeResult
 from monitor.signals import site_status_changed
 from sites.models import Site
@@ -263,4 +264,17 @@ class _PostgresStore:
             )
         )
         with connection.cursor() as cursor:
-            cursor.execute(_SAVE_STATES_SQL, [list(c) for c in columns])
+            ids, statuses, checked, changed, codes, times, kinds, messages = columns
+            cursor.execute(
+                _SAVE_STATES_SQL,
+                [
+                    int_array_literal(ids),
+                    array_literal(statuses),
+                    array_literal(checked),
+                    array_literal(changed),
+                    int_array_literal(codes),
+                    int_array_literal(times),
+                    array_literal(kinds),
+                    array_literal(messages),
+                ],
+            )

@@ -2,29 +2,15 @@
 
 import logging
 
-import orjson
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from rest_framework import status
-from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 log = logging.getLogger(__name__)
-
-
-class FastJSONRenderer(BaseRenderer):
-    """JSON through orjson, for answers that are large and already plain data
-    (the status of every site): several times faster than json.dumps."""
-
-    media_type = "application/json"
-    format = "json"
-    charset = None
-
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        return orjson.dumps(data)
 
 
 def exception_handler(exc, context):

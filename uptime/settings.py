@@ -185,7 +185,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # The one place the periodic schedule is defined. django-celery-beat's
 # DatabaseScheduler copies it into the database, where the admin shows it.
-UPTIME_DISPATCH_EVERY = env_int("UPTIME_DISPATCH_EVERY", 5, minimum=1)
+UPTIME_DISPATCH_EVERY = env_int("UPTIME_DISPATCH_EVERY", 1, minimum=1)
 UPTIME_SWEEP_EVERY = env_int("UPTIME_SWEEP_EVERY", 60, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-checks": {

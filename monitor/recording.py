@@ -131,16 +131,21 @@ def announce(transitions: list[Transition]) -> None:
                 )
 
 
-def _check_from(result: ProbeResult) -> Check:
-    return Check(
-        site_id=result.site_id,
-        checked_at=result.checked_at,
-        up=result.up,
-        status_code=result.status_code,
-        response_ms=result.response_ms,
-        error_kind=result.error_kind,
-        error_message=result.error_message,
+def _check_row(result: ProbeResult) -> tuple:
+    """A check's values, in CHECK_COLUMNS order."""
+    return (
+        result.site_id,
+        result.checked_at,
+        result.up,
+        result.status_code,
+        result.response_ms,
+        result.error_kind,
+        result.error_message,
     )
+
+
+def _check_from(result: ProbeResult) -> Check:
+    return Check(**dict(zip(CHECK_COLUMNS, _check_row(result), strict=True)))
 
 
 def _transitions_for(causes, checks: list[Check], sites: dict[int, Site]) -> list[Transition]:
@@ -225,17 +230,7 @@ class _PostgresStore:
                 copy_sql = f"COPY monitor_check ({', '.join(CHECK_COLUMNS)}) FROM STDIN"
                 with cursor.cursor.copy(copy_sql) as copy:
                     for r in plain:
-                        copy.write_row(
-                            (
-                                r.site_id,
-                                r.checked_at,
-                                r.up,
-                                r.status_code,
-                                r.response_ms,
-                                r.error_kind,
-                                r.error_message,
-                            )
-                        )
+                        copy.write_row(_check_row(r))
         if not causes:
             return []
         checks = Check.objects.bulk_create(_check_from(c[0]) for c in causes)

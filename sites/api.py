@@ -8,7 +8,6 @@ module; each combined class only inherits, it adds no behaviour.
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +20,7 @@ from sites.serializers import (
     SiteUpdateInputSerializer,
 )
 from sites.services import site_create, site_delete, site_get, site_update
+from uptime.api import JSONParser
 
 MAX_ID_DIGITS = len(str(2**63 - 1))
 

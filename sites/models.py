@@ -1,3 +1,5 @@
+import unicodedata
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -94,6 +96,10 @@ class Site(models.Model):
             self.url = clean_target(self.url)
         except ValidationError as exc:
             errors["url"] = exc.messages
+        if any(unicodedata.category(ch) == "Cc" for ch in self.name or ""):
+            # A name is one line of display text; a tab, newline or escape
+            # code would garble the dashboard, the logs and notifications.
+            errors["name"] = ["The name contains control characters."]
         if self.interval and self.timeout and self.timeout > self.interval:
             errors["timeout"] = [
                 f"The timeout ({self.timeout}s) cannot be longer than "

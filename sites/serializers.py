@@ -3,10 +3,14 @@
 Input serializers check types only; the rules (URL normalisation, the
 private-address guard, interval and timeout limits, uniqueness) live in
 sites.services and the model, which answer with per-field ValidationErrors.
+The interval and timeout limits are also read from the model's validators
+so that the OpenAPI schema states them (model_limits).
 """
 
 from collections.abc import Mapping
 
+from django.core.validators import MaxValueValidator, MinValueValidator
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -39,25 +43,67 @@ class StrictInputSerializer(serializers.Serializer):
         return value
 
 
+class StrictInputSerializerSchema(OpenApiSerializerExtension):
+    """Tells the OpenAPI schema what StrictInputSerializer enforces: no unlisted fields.
+
+    Without additionalProperties: false the schema allows any extra key, which
+    the API then refuses with a 400. (drf-spectacular registers an extension
+    when its class is defined.)
+    """
+
+    target_class = StrictInputSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "additionalProperties": False}
+
+
+def model_limits(field_name: str) -> dict:
+    """min_value and max_value from the Site field's validators, so the schema states them.
+
+    The model stays the rule's one home; this only lets the API say it up front.
+    """
+    field = Site._meta.get_field(field_name)
+    lows = [v.limit_value for v in field.validators if isinstance(v, MinValueValidator)]
+    highs = [v.limit_value for v in field.validators if isinstance(v, MaxValueValidator)]
+    limits = {}
+    if lows:
+        limits["min_value"] = max(lows)
+    if highs:
+        limits["max_value"] = min(highs)
+    return limits
+
+
+def interval_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        required=False, help_text="Seconds between checks.", **model_limits("interval")
+    )
+
+
+def timeout_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        required=False,
+        help_text="Seconds a check may take; at most the interval.",
+        **model_limits("timeout"),
+    )
+
+
 class SiteCreateInputSerializer(StrictInputSerializer):
     # Omitted fields take site_create's defaults, so they are stated once.
     url = serializers.CharField(
         help_text='http(s) URL; a bare host such as "example.com" means https://.'
     )
     name = serializers.CharField(required=False, allow_blank=True)
-    interval = serializers.IntegerField(required=False, help_text="Seconds between checks.")
-    timeout = serializers.IntegerField(
-        required=False, help_text="Seconds a check may take; at most the interval."
-    )
+    interval = interval_field()
+    timeout = timeout_field()
     enabled = serializers.BooleanField(required=False)
 
 
 class SiteUpdateInputSerializer(StrictInputSerializer):
     name = serializers.CharField(required=False, allow_blank=True)
-    interval = serializers.IntegerField(required=False, help_text="Seconds between checks.")
-    timeout = serializers.IntegerField(
-        required=False, help_text="Seconds a check may take; at most the interval."
-    )
+    interval = interval_field()
+    timeout = timeout_field()
     enabled = serializers.BooleanField(required=False)
 
     def validate(self, attrs: dict) -> dict:

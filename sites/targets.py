@@ -13,9 +13,12 @@ from django.core.exceptions import ValidationError
 from monitor.net import AddressNotAllowed, ResolutionError, check_address, resolve
 
 MAX_URL_LENGTH = 2000
+MAX_LABEL_LENGTH = 63
+MAX_HOST_LENGTH = 253
 SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_HOST_LABEL_RE = re.compile(rf"[a-zA-Z0-9_-]{{1,{MAX_LABEL_LENGTH}}}")
 
 
 def normalize_url(raw: str) -> str:
@@ -65,6 +68,17 @@ def normalize_url(raw: str) -> str:
         raise ValidationError(f"{host!r} is not a valid host name.", code="invalid") from None
     if ":" in ascii_host:
         ascii_host = f"[{ascii_host}]"
+    elif not _is_valid_host_name(ascii_host):
+        # Such a name can never resolve, and socket.getaddrinfo() cannot even
+        # encode some of them (an empty or over-long label raises UnicodeError).
+        raise ValidationError(
+            f"{host!r} is not a valid host name: labels are letters, digits, "
+            f'"-" or "_", {MAX_LABEL_LENGTH} at most, and the name is '
+            f"{MAX_HOST_LENGTH} characters at most.",
+            code="invalid",
+        )
+    if port == 0:
+        raise ValidationError("Port 0 cannot be connected to.", code="invalid")
     netloc = ascii_host.lower()
     if port is not None and port != DEFAULT_PORTS[parts.scheme]:
         netloc = f"{netloc}:{port}"
@@ -74,6 +88,13 @@ def normalize_url(raw: str) -> str:
             f"The URL is longer than {MAX_URL_LENGTH} characters.", code="too_long"
         )
     return normalized
+
+
+def _is_valid_host_name(ascii_host: str) -> bool:
+    """True for a name DNS can carry (RFC 1035, section 2.3.4), "_" allowed as in SRV names."""
+    return len(ascii_host) <= MAX_HOST_LENGTH and all(
+        _HOST_LABEL_RE.fullmatch(label) for label in ascii_host.split(".")
+    )
 
 
 def clean_target(raw: str) -> str:

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from functools import wraps
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
@@ -10,6 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,6 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from sites.forms import FirstAdminForm, SiteForm
+from sites.login_limits import (
+    failure_record,
+    lockout_message,
+    login_counters,
+    seconds_locked_out,
+    success_record,
+)
 from sites.models import Site
 from sites.services import site_delete
 
@@ -156,23 +165,67 @@ def setup(request: HttpRequest) -> HttpResponse:
     if not _setup_needed():
         raise Http404("Setup is already done.")
     form = FirstAdminForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "GET":
+        return render(request, "registration/setup.html", {"form": form})
+    # Until the first account exists this page is open to anyone who can
+    # reach it, so failed submissions are limited like failed logins.
+    counters = login_counters(request, request.POST.get("username", ""), scope="setup")
+    if wait := seconds_locked_out(counters):
+        return _locked_out(request, "registration/setup.html", form, wait)
+    if form.is_valid():
         user = form.save()
         if user is None:
             raise Http404("Setup is already done.")
+        success_record(counters)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.get_username()}. Add a site to monitor.")
         return redirect("dashboard")
+    failure_record(counters)
     return render(request, "registration/setup.html", {"form": form})
 
 
 class LoginView(auth_views.LoginView):
+    """Django's login; failed attempts are limited per username and address."""
+
     redirect_authenticated_user = True
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if _setup_needed():
             return redirect("setup")
         return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.counters = login_counters(request, request.POST.get("username", ""))
+        if wait := seconds_locked_out(self.counters):
+            # Answered before the form is validated: validating checks the password.
+            return _locked_out(request, self.template_name, self.get_form(), wait, view=self)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: forms.Form) -> HttpResponse:
+        success_record(self.counters)
+        return super().form_valid(form)
+
+    def form_invalid(self, form: forms.Form) -> HttpResponse:
+        failure_record(self.counters)
+        return super().form_invalid(form)
+
+
+def _locked_out(
+    request: HttpRequest,
+    template: str,
+    form: forms.Form,
+    wait: int,
+    *,
+    view: auth_views.LoginView | None = None,
+) -> HttpResponse:
+    """The form again, unvalidated, with only the lockout as its error; 429 with Retry-After."""
+    form.cleaned_data = {}
+    form._errors = ErrorDict()  # errors set, so nothing calls full_clean()
+    form.add_error(None, lockout_message(wait))
+    context = view.get_context_data(form=form) if view else {"form": form}
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 @require_GET

@@ -31,3 +31,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Throttles and login limits count in a cache shared by every test in the
+# process; the suite makes many requests from 127.0.0.1. Tests of the limits
+# set their own low values (tests/test_throttling.py, tests/test_login_limits.py).
+UPTIME_API_RATE_USER = "1000000/min"
+UPTIME_API_RATE_ANON = "1000000/min"
+UPTIME_LOGIN_FAILURES_PER_USER = 1000000
+UPTIME_LOGIN_FAILURES_PER_IP = 1000000

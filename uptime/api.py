@@ -5,12 +5,27 @@ import logging
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from rest_framework import status
+from rest_framework import parsers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from uptime.throttling import throttle_refused_credentials
+
 log = logging.getLogger(__name__)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, answering a body nested too deeply to parse with a 400."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            # json.loads recurses once per nesting level, so "[[[[..." a few
+            # thousand deep exhausts the stack; DRF only catches ValueError.
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
 def exception_handler(exc, context):
@@ -27,4 +42,5 @@ def exception_handler(exc, context):
             {"detail": "This conflicts with data stored meanwhile; reload and try again."},
             status=status.HTTP_409_CONFLICT,
         )
+    exc = throttle_refused_credentials(exc, context.get("request"), context.get("view"))
     return drf_exception_handler(exc, context)

@@ -58,3 +58,20 @@ def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
             f"got {value.split(':', 1)[0]!r}."
         )
     return value
+
+
+# DRF reads a rate as "<count>/<period>" and only looks at the period's first
+# letter, so "60/mango" would silently mean per minute; accept only real words.
+RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate such as "60/min": a positive count, a slash, a period."""
+    value = env_str(name, default)
+    count, _, period = value.partition("/")
+    if not count.isdigit() or int(count) < 1 or period.lower() not in RATE_PERIODS:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate; write it as <count>/<period>, e.g. 60/min, "
+            "with a period of s, min, hour or day."
+        )
+    return f"{int(count)}/{period.lower()}"

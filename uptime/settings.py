@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from uptime.env import env_bool, env_int, env_list, env_str, env_url
+from uptime.env import env_bool, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("UPTIME_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "sites",
     "monitor",
     "notifications",
+    "uptime",
 ]
 
 MIDDLEWARE = [
@@ -152,6 +153,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "uptime.api.exception_handler",
+    # Throttle classes and the proxy count are set under "Security" below.
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Uptime API",
@@ -239,3 +241,67 @@ LOGGING = {
         "celery.beat": {"level": "WARNING"},
     },
 }
+
+# --- Security -----------------------------------------------------------------
+# Proxies in front of the web server that set X-Forwarded-For and
+# X-Forwarded-Proto (1 behind nginx or a load balancer). With 0 those headers
+# are ignored: a client could forge them, so its address is REMOTE_ADDR.
+UPTIME_NUM_PROXIES = env_int("UPTIME_NUM_PROXIES", 0, minimum=0)
+
+# API throttling, per user with a token or session and per address without.
+# Counts live in CACHES: with the default LocMemCache each web process counts
+# on its own, so N gunicorn workers allow up to N times the rate; set
+# CACHE_URL to share counts between processes and machines.
+UPTIME_API_RATE_USER = env_rate("UPTIME_API_RATE_USER", "600/min")
+UPTIME_API_RATE_ANON = env_rate("UPTIME_API_RATE_ANON", "60/min")
+REST_FRAMEWORK.update(
+    {
+        "DEFAULT_THROTTLE_CLASSES": [
+            "uptime.throttling.UserThrottle",
+            "uptime.throttling.AnonThrottle",
+        ],
+        "NUM_PROXIES": UPTIME_NUM_PROXIES,
+    }
+)
+
+# Failed logins allowed per username and address, and per address alone,
+# within the window; past that the form answers 429 without checking a password.
+UPTIME_LOGIN_FAILURES_PER_USER = env_int("UPTIME_LOGIN_FAILURES_PER_USER", 5, minimum=1)
+UPTIME_LOGIN_FAILURES_PER_IP = env_int("UPTIME_LOGIN_FAILURES_PER_IP", 20, minimum=1)
+UPTIME_LOGIN_WINDOW_MINUTES = env_int("UPTIME_LOGIN_WINDOW_MINUTES", 15, minimum=1)
+
+
+def _caches() -> dict:
+    url = env_url("CACHE_URL", "", schemes=("redis", "rediss"))
+    if url:
+        backend = "django.core.cache.backends.redis.RedisCache"
+        return {"default": {"BACKEND": backend, "LOCATION": url}}
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = _caches()
+
+# UPTIME_HTTPS=1 when users reach Uptime over https (directly or through a
+# TLS-terminating proxy): secure cookies, redirect to https, and HSTS, at once.
+# Off by default, so `make run` works on plain http://127.0.0.1.
+UPTIME_HTTPS = env_bool("UPTIME_HTTPS", False)
+SECURE_SSL_REDIRECT = UPTIME_HTTPS
+# Load balancers probe /healthz over plain http inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = UPTIME_HTTPS
+CSRF_COOKIE_SECURE = UPTIME_HTTPS
+SECURE_HSTS_SECONDS = env_int("UPTIME_HSTS_SECONDS", 31536000 if UPTIME_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("UPTIME_HSTS_INCLUDE_SUBDOMAINS", UPTIME_HTTPS)
+# Preloading is a promise to browsers that is slow to take back; opt in.
+SECURE_HSTS_PRELOAD = env_bool("UPTIME_HSTS_PRELOAD", False)
+if UPTIME_NUM_PROXIES:
+    # Only trusted when a proxy is said to be there; otherwise a client could
+    # claim https with this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# UPTIME_ALLOW_PRIVATE_TARGETS lets anyone with an account make the server
+# request its own network. In production (DEBUG off) `check --deploy` fails
+# until this says that was meant (uptime/checks.py).
+UPTIME_ALLOW_PRIVATE_TARGETS_ACKNOWLEDGED = env_bool(
+    "UPTIME_ALLOW_PRIVATE_TARGETS_ACKNOWLEDGED", False
+)

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class UptimeConfig(AppConfig):
+    """Configuration and wiring only: no models; registers the deploy checks."""
+
+    name = "uptime"
+    verbose_name = "Uptime"
+
+    def ready(self) -> None:
+        from uptime import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,36 @@
+"""API throttles whose rates come from settings (UPTIME_API_RATE_USER/_ANON).
+
+DRF binds DEFAULT_THROTTLE_RATES when rest_framework.throttling is imported;
+reading Django settings on each request keeps the rate where settings say.
+"""
+
+from django.conf import settings
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
+from rest_framework.request import Request
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+
+class UserThrottle(UserRateThrottle):
+    def get_rate(self) -> str:
+        return settings.UPTIME_API_RATE_USER
+
+
+class AnonThrottle(AnonRateThrottle):
+    def get_rate(self) -> str:
+        return settings.UPTIME_API_RATE_ANON
+
+
+def throttle_refused_credentials(exc: Exception, request: Request | None, view) -> Exception:
+    """The anonymous rate also applies to requests refused for lack of valid credentials.
+
+    DRF checks permissions before throttles, so on routes that need a login an
+    anonymous caller is answered 401 before AnonThrottle runs, and someone
+    guessing tokens would never be slowed down. Counting those answers here
+    turns the 61st guess a minute into a 429 with Retry-After.
+    """
+    if request is None or not isinstance(exc, NotAuthenticated | AuthenticationFailed):
+        return exc
+    throttle = AnonThrottle()
+    if throttle.allow_request(request, view):
+        return exc
+    return Throttled(wait=throttle.wait())

@@ -23,9 +23,6 @@ class ErrorKind(models.TextChoices):
     PROTOCOL = "protocol", "Malformed response"
 
 
-MAX_REDIRECTS = 5
-
-
 def classify_error(exc: BaseException, timeout: float) -> tuple[str, str]:
     """Map an exception from a `requests` call to (error kind, short message)."""
     if isinstance(exc, ResolutionError):
@@ -37,7 +34,7 @@ def classify_error(exc: BaseException, timeout: float) -> tuple[str, str]:
     if isinstance(exc, requests.exceptions.SSLError):
         return ErrorKind.TLS, f"TLS error: {_root_message(exc)}"
     if isinstance(exc, requests.TooManyRedirects):
-        return ErrorKind.REDIRECTS, f"More than {MAX_REDIRECTS} redirects"
+        return ErrorKind.REDIRECTS, "Too many redirects"
     if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema)):
         return ErrorKind.INVALID_URL, f"Unsupported URL: {_root_message(exc)}"
     if isinstance(exc, (requests.exceptions.InvalidURL, ValueError)):

@@ -1,10 +1,10 @@
 """Which network addresses Uptime may talk to, and how names become addresses.
 
-Every outbound connection (a check, a ping, a webhook) goes through
-`guarded_session()`, whose connections resolve the host themselves and check
-each address right before connecting to it. Checking the address actually
-connected to, rather than the URL, also catches DNS rebinding and redirects to
-private addresses.
+Every outbound connection checks `check_address()` right before connecting:
+checks and pings in libcurl's socket hook (monitor.probe), the Slack webhook
+through `guarded_session()`, whose connections resolve the host themselves.
+Checking the address actually connected to, rather than the URL, also
+catches DNS rebinding and redirects to private addresses.
 """
 
 import ipaddress
@@ -53,6 +53,15 @@ def check_address(ip: str) -> None:
         )
 
 
+def never_resolves(host: str) -> str | None:
+    """Why `host` can have no address without asking DNS (RFC 6761 §6.4:
+    names under .invalid never exist), or None."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "invalid" or host.endswith(".invalid"):
+        return f"{host} cannot resolve (the .invalid domain never exists)"
+    return None
+
+
 def resolve(host: str, port: int) -> list[tuple]:
     """getaddrinfo() for a TCP connection, answering special names locally.
 
@@ -67,8 +76,8 @@ def resolve(host: str, port: int) -> list[tuple]:
         pass
     if host == "localhost" or host.endswith(".localhost"):
         return socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)
-    if host == "invalid" or host.endswith(".invalid"):
-        raise ResolutionError(f"{host} cannot resolve (the .invalid domain never exists)")
+    if reason := never_resolves(host):
+        raise ResolutionError(reason)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -137,13 +146,12 @@ class GuardedAdapter(HTTPAdapter):
         }
 
 
-def guarded_session(*, max_redirects: int = 5) -> requests.Session:
+def guarded_session() -> requests.Session:
     """A requests session whose every connection passes the address guard."""
     session = requests.Session()
     # No proxies or .netrc from the environment: the guard must see the real
     # destination, and credentials must never leak to a monitored site.
     session.trust_env = False
-    session.max_redirects = max_redirects
     session.headers["User-Agent"] = USER_AGENT
     adapter = GuardedAdapter(max_retries=0)
     session.mount("http://", adapter)

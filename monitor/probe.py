@@ -27,7 +27,7 @@ import pycurl
 from django.utils import timezone
 
 from monitor.errors import ErrorKind
-from monitor.net import USER_AGENT, AddressNotAllowed, check_address
+from monitor.net import USER_AGENT, AddressNotAllowed, check_address, never_resolves
 
 __all__ = ["ErrorKind", "ProbeResult", "Target", "is_up_status", "probe", "probe_many"]
 
@@ -293,15 +293,12 @@ class _Transfer:
 
 
 def _host_refusal(url: str) -> str | None:
-    """Names under .invalid never exist (RFC 6761 §6.4): answer without DNS."""
+    """never_resolves() for the URL's host, which libcurl would otherwise look up."""
     rest = url.split("://", 1)[-1]
     host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
     if host.startswith("["):
         return None
-    host = host.rsplit(":", 1)[0].rstrip(".").lower()
-    if host == "invalid" or host.endswith(".invalid"):
-        return f"{host} cannot resolve (the .invalid domain never exists)"
-    return None
+    return never_resolves(host.rsplit(":", 1)[0])
 
 
 def _phrase(status: int) -> str:

@@ -106,7 +106,7 @@ STATUS_COLUMNS = (
     "last_error_message",
 )
 # Site.up for each status, worked out once by the model's own rule.
-_UP_BY_STATUS = {status: Site(status=status).up for status in Site.Status.values}
+UP_BY_STATUS = {status: Site(status=status).up for status in Site.Status.values}
 
 
 def site_statuses(rows: Iterable[tuple]) -> list[dict]:
@@ -123,7 +123,7 @@ def site_statuses(rows: Iterable[tuple]) -> list[dict]:
             "id": id_,
             "url": url,
             "name": name,
-            "up": _UP_BY_STATUS.get(status),
+            "up": UP_BY_STATUS.get(status),
             "status": status,
             "checkedAt": _iso_datetime(checked_at, tz),
             "responseTimeMs": response_ms,

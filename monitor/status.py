@@ -11,7 +11,7 @@ import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
-from monitor.serializers import _UP_BY_STATUS, STATUS_COLUMNS, site_statuses
+from monitor.serializers import STATUS_COLUMNS, UP_BY_STATUS, site_statuses
 from sites.models import Site
 
 # checkedAt as DRF's DateTimeField writes it: isoformat() in the current time
@@ -47,9 +47,9 @@ def status_json() -> bytes:
         rows = Site.objects.order_by("id").values_list(*STATUS_COLUMNS)
         return orjson.dumps({"sites": site_statuses(rows)})
     # Site.up's rule, handed to SQL rather than written there a second time.
-    up_cases = " ".join("WHEN %s THEN %s" for _ in _UP_BY_STATUS)
+    up_cases = " ".join("WHEN %s THEN %s" for _ in UP_BY_STATUS)
     up_params = []
-    for status, up in _UP_BY_STATUS.items():
+    for status, up in UP_BY_STATUS.items():
         up_params += [status, "null" if up is None else str(up).lower()]
     entry = _ENTRY.format(up_cases=up_cases, checked_at=_CHECKED_AT)
     # The table name comes from _meta; values are parameters.

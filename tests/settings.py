@@ -16,8 +16,8 @@ from uptime.settings import DATA_DIR, DATABASES  # noqa: E402
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file rather than memory, so tests with several threads share one database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
-else:
-    DATABASES["default"]["TEST"] = {"NAME": "test_uptime"}
+# On PostgreSQL the test database is Django's default, test_<NAME>, so runs
+# against different DATABASE_URL names (uptime, uptime_n1, …) never collide.
 
 (DATA_DIR / "static").mkdir(parents=True, exist_ok=True)  # whitenoise warns without it
 

@@ -1,5 +1,8 @@
 """Checking sites: probe them, then record the results (never the other way round)."""
 
+import functools
+from datetime import datetime
+
 from django.conf import settings
 
 from monitor.probe import ProbeResult, Target, probe_many
@@ -7,11 +10,19 @@ from monitor.recording import record_results
 from sites.models import Site
 
 
-def check_sites(site_ids: list[int], *, include_disabled: bool = False) -> list[ProbeResult]:
-    """Probe the given sites concurrently and record the whole batch at once."""
+def check_sites(
+    site_ids: list[int], *, include_disabled: bool = False, claim: datetime | None = None
+) -> list[ProbeResult]:
+    """Probe the given sites concurrently and record their results.
+
+    With a dispatcher's `claim`, only the sites still holding it are probed
+    and recorded (see monitor.dispatch); without one (a check on demand), all.
+    """
     sites = Site.objects.filter(id__in=site_ids)
     if not include_disabled:
         sites = sites.filter(enabled=True)
+    if claim is not None:
+        sites = sites.filter(claimed_at=claim)
     targets = [
         Target(url=url, timeout=timeout, site_id=site_id)
         for site_id, url, timeout in sites.values_list("id", "url", "timeout")
@@ -19,7 +30,9 @@ def check_sites(site_ids: list[int], *, include_disabled: bool = False) -> list[
     # Record as results arrive, in short transactions, so a slow site in the
     # batch does not hold back the state of the fast ones.
     return probe_many(
-        targets, concurrency=settings.UPTIME_PROBE_CONCURRENCY, on_results=record_results
+        targets,
+        concurrency=settings.UPTIME_PROBE_CONCURRENCY,
+        on_results=functools.partial(record_results, claim=claim),
     )
 
 

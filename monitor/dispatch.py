@@ -5,12 +5,19 @@ check's result could have been recorded, in the same statement, so neither a
 second dispatcher nor the next tick queues the site again. SKIP LOCKED lets
 two dispatchers share the work instead of waiting on each other.
 
+A claim is named by the moment it was made (claimed_at, the `now` of the
+claim). The queued task carries it and the recorder keeps a result only while
+the site still holds that claim, then clears it: one check per claim, and so
+per due time, however often the task runs (redelivery after a crash, a
+message restored by the broker, a late worker after the claim expired).
+
 PostgreSQL claims a whole batch in one UPDATE … RETURNING; SQLite (one
 writer at a time anyway) goes through the ORM. Both apply next_due_time's rule.
 """
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -18,13 +25,19 @@ from django.utils import timezone
 from sites.models import Site
 
 CLAIM_LIMIT = 5000
-# How long after its own timeout a queued check may take to be recorded
-# before the site is claimed again (a lost message, a killed worker).
-CLAIM_GRACE = timedelta(seconds=60)
 
 
-def claim_due_sites(*, now: datetime | None = None, limit: int = CLAIM_LIMIT) -> list[int]:
-    """Claim up to `limit` due sites, most overdue first, and return their ids."""
+def claim_grace() -> timedelta:
+    """How long after its own timeout a queued check may take to be recorded
+    before the site is claimed again (a lost message, a killed worker)."""
+    return timedelta(seconds=settings.UPTIME_CLAIM_GRACE)
+
+
+def claim_due_sites(now: datetime | None = None, *, limit: int = CLAIM_LIMIT) -> list[int]:
+    """Claim up to `limit` due sites, most overdue first, and return their ids.
+
+    The claim is named `now`: pass it on with the sites' check.
+    """
     now = now or timezone.now()
     if connection.vendor == "postgresql":
         return _claim_postgresql(now, limit)
@@ -50,8 +63,9 @@ def _claim_orm(now: datetime, limit: int) -> list[int]:
         )
         for site in due:
             site.next_check_at = next_due_time(site.next_check_at, site.interval, now)
-            site.claim_expires_at = now + timedelta(seconds=site.timeout) + CLAIM_GRACE
-        Site.objects.bulk_update(due, ["next_check_at", "claim_expires_at"])
+            site.claim_expires_at = now + timedelta(seconds=site.timeout) + claim_grace()
+            site.claimed_at = now
+        Site.objects.bulk_update(due, ["next_check_at", "claim_expires_at", "claimed_at"])
     return [site.id for site in due]
 
 
@@ -72,7 +86,8 @@ UPDATE sites_site AS s SET
         THEN s.next_check_at + make_interval(secs => s.interval)
         ELSE %(now)s + make_interval(secs => s.interval)
     END,
-    claim_expires_at = %(now)s + make_interval(secs => s.timeout) + %(grace)s
+    claim_expires_at = %(now)s + make_interval(secs => s.timeout) + %(grace)s,
+    claimed_at = %(now)s
 FROM due
 WHERE s.id = due.id
 RETURNING s.id
@@ -81,5 +96,5 @@ RETURNING s.id
 
 def _claim_postgresql(now: datetime, limit: int) -> list[int]:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, {"now": now, "limit": limit, "grace": CLAIM_GRACE})
+        cursor.execute(_CLAIM_SQL, {"now": now, "limit": limit, "grace": claim_grace()})
         return [row[0] for row in cursor.fetchall()]

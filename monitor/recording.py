@@ -35,8 +35,8 @@ STATE_FIELDS = [
     "last_response_ms",
     "last_error_kind",
     "last_error_message",
-    "claim_expires_at",
 ]
+CLAIM_FIELDS = ["claim_expires_at", "claimed_at"]
 CHECK_COLUMNS = [
     "site_id",
     "checked_at",
@@ -56,12 +56,21 @@ class SiteState:
     status: str
     last_checked_at: datetime | None
     status_changed_at: datetime | None
+    claimed_at: datetime | None = None
     changed: bool = False
     last_result: ProbeResult | None = None
 
 
-def record_results(results: list[ProbeResult]) -> list[Transition]:
-    """Store checks, update site state and create transitions for a batch."""
+def record_results(
+    results: list[ProbeResult], *, claim: datetime | None = None
+) -> list[Transition]:
+    """Store checks, update site state and create transitions for a batch.
+
+    With a dispatcher's `claim`, a result is kept only if its site still holds
+    that claim, which recording then clears: each claimed check is recorded
+    once, however often its task runs. Without one (a check on demand), every
+    result is kept and claims are left alone.
+    """
     results = sorted((r for r in results if r.site_id is not None), key=lambda r: r.checked_at)
     if not results:
         return []
@@ -71,7 +80,11 @@ def record_results(results: list[ProbeResult]) -> list[Transition]:
         # cannot deadlock. (SQLite has no row locks; there the IMMEDIATE
         # transaction serialises writers instead.)
         states = store.lock_states({r.site_id for r in results})
-        kept = [r for r in results if r.site_id in states]  # a site deleted meanwhile
+        if claim is not None:
+            states = {i: s for i, s in states.items() if s.claimed_at == claim}
+        kept = [r for r in results if r.site_id in states]  # a site deleted or re-claimed
+        if len(kept) < len(results):
+            log.info("dropped %d result(s) not (or no longer) owed", len(results) - len(kept))
         causes = []  # (result, from_status, to_status) for each transition
         for result in kept:
             change = apply_result(states[result.site_id], result)
@@ -79,7 +92,10 @@ def record_results(results: list[ProbeResult]) -> list[Transition]:
                 causes.append((result, *change))
         transitions = store.insert_checks(kept, causes)
         add_to_rollups((r.site_id, r.checked_at, r.up, r.response_ms) for r in kept)
-        store.save_states([s for s in states.values() if s.last_result is not None])
+        store.save_states(
+            [s for s in states.values() if s.last_result is not None],
+            release_claims=claim is not None,
+        )
         Transition.objects.bulk_create(transitions)
         transaction.on_commit(lambda: announce(transitions))
     return transitions
@@ -168,7 +184,9 @@ class _OrmStore:
             for site in Site.objects.select_for_update().filter(id__in=site_ids).order_by("id")
         }
         return {
-            site.id: SiteState(site.id, site.status, site.last_checked_at, site.status_changed_at)
+            site.id: SiteState(
+                site.id, site.status, site.last_checked_at, site.status_changed_at, site.claimed_at
+            )
             for site in self.sites.values()
         }
 
@@ -177,7 +195,7 @@ class _OrmStore:
         by_result = {id(r): c for r, c in zip(results, checks, strict=True)}
         return _transitions_for(causes, [by_result[id(c[0])] for c in causes], self.sites)
 
-    def save_states(self, states: list[SiteState]) -> None:
+    def save_states(self, states: list[SiteState], *, release_claims: bool) -> None:
         for state in states:
             site, result = self.sites[state.id], state.last_result
             site.status = state.status
@@ -187,12 +205,13 @@ class _OrmStore:
             site.last_response_ms = result.response_ms
             site.last_error_kind = result.error_kind
             site.last_error_message = result.error_message
-            site.claim_expires_at = None
-        Site.objects.bulk_update([self.sites[s.id] for s in states], STATE_FIELDS)
+            site.claim_expires_at = site.claimed_at = None
+        fields = STATE_FIELDS + CLAIM_FIELDS if release_claims else STATE_FIELDS
+        Site.objects.bulk_update([self.sites[s.id] for s in states], fields)
 
 
 _LOCK_SQL = """
-SELECT id, status, last_checked_at, status_changed_at
+SELECT id, status, last_checked_at, status_changed_at, claimed_at
 FROM sites_site WHERE id = ANY(%s) ORDER BY id FOR UPDATE
 """
 _SAVE_STATES_SQL = """
@@ -204,7 +223,8 @@ UPDATE sites_site AS s SET
     last_response_ms = v.response_ms,
     last_error_kind = v.error_kind,
     last_error_message = v.error_message,
-    claim_expires_at = NULL
+    claim_expires_at = CASE WHEN %s THEN NULL ELSE s.claim_expires_at END,
+    claimed_at = CASE WHEN %s THEN NULL ELSE s.claimed_at END
 FROM unnest(
     %s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[],
     %s::integer[], %s::integer[], %s::varchar[], %s::varchar[]
@@ -237,7 +257,7 @@ class _PostgresStore:
         sites = Site.objects.in_bulk({c[0].site_id for c in causes})
         return _transitions_for(causes, checks, sites)
 
-    def save_states(self, states: list[SiteState]) -> None:
+    def save_states(self, states: list[SiteState], *, release_claims: bool) -> None:
         if not states:
             return
         columns = list(
@@ -263,6 +283,8 @@ class _PostgresStore:
             cursor.execute(
                 _SAVE_STATES_SQL,
                 [
+                    release_claims,
+                    release_claims,
                     int_array_literal(ids),
                     array_literal(statuses),
                     array_literal(checked),

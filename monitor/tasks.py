@@ -1,9 +1,11 @@
 """Celery tasks: thin wrappers that take ids and call the domain functions."""
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from monitor.checking import check_sites
 from monitor.dispatch import CLAIM_LIMIT, claim_due_sites
@@ -16,9 +18,10 @@ log = logging.getLogger(__name__)
 def dispatch_due_checks() -> int:
     """Beat's periodic tick: claim every due site and queue its check."""
     total = 0
+    now = timezone.now()
     while True:
-        site_ids = claim_due_sites(limit=CLAIM_LIMIT)
-        queue_checks(site_ids)
+        site_ids = claim_due_sites(now, limit=CLAIM_LIMIT)
+        queue_checks(site_ids, claim=now)
         total += len(site_ids)
         if len(site_ids) < CLAIM_LIMIT:
             if total:
@@ -27,16 +30,22 @@ def dispatch_due_checks() -> int:
 
 
 @shared_task
-def run_checks(site_ids: list[int]) -> int:
-    """Probe a batch of sites and record the batch."""
-    return len(check_sites(site_ids))
+def run_checks(site_ids: list[int], claim: str | None = None) -> int:
+    """Probe a batch of sites and record the batch.
+
+    `claim` (ISO 8601) names the dispatcher's claim on these sites: only sites
+    still holding it are checked, so running this twice checks each once.
+    """
+    claimed = datetime.fromisoformat(claim) if claim else None
+    return len(check_sites(site_ids, claim=claimed))
 
 
-def queue_checks(site_ids: list[int]) -> int:
+def queue_checks(site_ids: list[int], *, claim: datetime | None = None) -> int:
     """Queue checks for the given sites, in batches of UPTIME_DISPATCH_BATCH."""
     size = settings.UPTIME_DISPATCH_BATCH
+    token = claim.isoformat() if claim else None
     for start in range(0, len(site_ids), size):
-        run_checks.delay(site_ids[start : start + size])
+        run_checks.delay(site_ids[start : start + size], token)
     return len(site_ids)
 
 

@@ -57,6 +57,10 @@ class Site(models.Model):
     # backlog cannot snowball; if a check is lost, it expires and the site is
     # claimed afresh.
     claim_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The claim itself: when the dispatcher claimed the site (one due time).
+    # The queued task carries it, and only a result carrying the current claim
+    # is recorded, once: a redelivered or late task changes nothing.
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]

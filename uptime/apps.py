@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class UptimeConfig(AppConfig):
-    """Configuration and wiring only: no models; registers the deploy checks."""
+    """Configuration and wiring: the deploy checks, and the count of redelivered tasks."""
 
     name = "uptime"
     verbose_name = "Uptime"

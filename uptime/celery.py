@@ -7,7 +7,7 @@ from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "uptime.settings")
 
-app = Celery("uptime")
+app = Celery("uptime", task_cls="uptime.reliability:ReliableTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Celery's Django fixup closes every database connection before and after each
 # task unless this is set; on PostgreSQL that is a new server process per

@@ -163,6 +163,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery -----------------------------------------------------------------
+# Longer than any task or planned retry (notification backoff stops at 15 min):
+# an unacknowledged message older than this is given to another worker.
+UPTIME_VISIBILITY_TIMEOUT = env_int("UPTIME_VISIBILITY_TIMEOUT", 3600, minimum=30)
+# Fail fast when Redis stops answering: a web request or a task that publishes
+# gives up within seconds instead of hanging (the sweeper finishes its work).
+UPTIME_BROKER_TIMEOUT = env_int("UPTIME_BROKER_TIMEOUT", 5, minimum=1)
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL", "filesystem://localhost/", schemes=("filesystem", "redis", "rediss")
@@ -176,9 +182,36 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": UPTIME_VISIBILITY_TIMEOUT,
+        "socket_timeout": UPTIME_BROKER_TIMEOUT,
+        "socket_connect_timeout": UPTIME_BROKER_TIMEOUT,
+        "health_check_interval": 10,
+        # Look for abandoned messages every 10 s (kombu's default is 100 s).
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# At-least-once: a message is acknowledged only after its task has finished,
+# and a worker that dies mid-task hands it back to the queue. Every task is
+# idempotent (README, "Reliability"), so running one twice changes nothing;
+# uptime.reliability bounds how often a message that kills its worker returns.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A batch of checks takes at most its slowest site's timeout (60 s) plus recording.
+CELERY_TASK_SOFT_TIME_LIMIT = 150
+CELERY_TASK_TIME_LIMIT = 180
+CELERY_BROKER_CONNECTION_TIMEOUT = UPTIME_BROKER_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -215,6 +248,10 @@ CELERY_IMPORTS = ("monitor.tasks_history",)
 # non-public addresses unless explicitly allowed.
 UPTIME_ALLOW_PRIVATE_TARGETS = env_bool("UPTIME_ALLOW_PRIVATE_TARGETS", False)
 UPTIME_DISPATCH_BATCH = env_int("UPTIME_DISPATCH_BATCH", 500, minimum=1)
+# A queued check not recorded within its site's timeout plus this many seconds
+# is presumed lost (a killed worker, a broker restarted without persistence)
+# and the site is claimed again.
+UPTIME_CLAIM_GRACE = env_int("UPTIME_CLAIM_GRACE", 60, minimum=5)
 UPTIME_PROBE_CONCURRENCY = env_int("UPTIME_PROBE_CONCURRENCY", 500, minimum=1)
 # Raw checks are kept this many days; hourly and daily rollups much longer.
 UPTIME_CHECK_RETENTION_DAYS = env_int("UPTIME_CHECK_RETENTION_DAYS", 30, minimum=1)

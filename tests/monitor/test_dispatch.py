@@ -10,7 +10,7 @@ from monitor.dispatch import claim_due_sites, next_due_time
 from monitor.models import Check
 from monitor.probe import ProbeResult
 from monitor.recording import record_results
-from monitor.tasks import dispatch_due_checks
+from monitor.tasks import dispatch_due_checks, run_checks
 from sites.models import Site
 from sites.services import site_create, site_update
 
@@ -42,7 +42,9 @@ def test_only_enabled_sites_that_are_due_are_claimed(db, now):
 def test_a_checked_site_is_not_claimed_again_until_its_next_interval(db, now):
     site = make_site("a", due=now, interval=30)
     assert claim_due_sites(now=now) == [site.id]
-    record_results([ProbeResult(up=True, checked_at=now, status_code=200, site_id=site.id)])
+    record_results(
+        [ProbeResult(up=True, checked_at=now, status_code=200, site_id=site.id)], claim=now
+    )
     assert claim_due_sites(now=now + timedelta(seconds=29)) == []
     assert claim_due_sites(now=now + timedelta(seconds=30)) == [site.id]
 
@@ -98,8 +100,53 @@ def test_a_lost_check_is_claimed_again_once_its_claim_expires(db, now):
 def test_recording_a_result_releases_the_claim(db, httpserver, now):
     httpserver.expect_request("/").respond_with_data("ok")
     site = site_create(url=httpserver.url_for("/"), interval=10)
-    [claimed] = claim_due_sites()
-    check_sites([claimed])
+    claim = timezone.now()
+    [claimed] = claim_due_sites(claim)
+    check_sites([claimed], claim=claim)
     site.refresh_from_db()
-    assert site.claim_expires_at is None
+    assert site.claim_expires_at is None and site.claimed_at is None
     assert claim_due_sites(now=site.next_check_at) == [site.id]
+
+
+def test_a_claimed_check_is_recorded_once_however_often_its_task_runs(db, httpserver):
+    """Redelivery (a worker killed after recording, before acknowledging) runs
+    the same message again: the site no longer holds that claim, so it is
+    neither probed nor recorded a second time."""
+    httpserver.expect_request("/").respond_with_data("ok")
+    sites = [site_create(url=httpserver.url_for(f"/?n={n}"), interval=60) for n in range(3)]
+    claim = timezone.now()
+    ids = claim_due_sites(claim)
+    assert sorted(ids) == [s.id for s in sites]
+    assert run_checks.delay(ids, claim.isoformat()).get() == 3
+    requests_so_far = len(httpserver.log)
+    assert run_checks.delay(ids, claim.isoformat()).get() == 0
+    assert len(httpserver.log) == requests_so_far  # not even probed
+    assert Check.objects.count() == 3
+
+
+def test_a_result_for_a_superseded_claim_is_dropped(db, now):
+    """A task that arrives after its claim expired and the site was claimed
+    again must not record: the new claim's check is the one owed."""
+    site = make_site("a", due=now, interval=30)
+    assert claim_due_sites(now=now) == [site.id]
+    later = now + timedelta(seconds=30 + 61)
+    assert claim_due_sites(now=later) == [site.id]  # the first claim expired
+    result = ProbeResult(up=False, checked_at=later, error_message="refused", site_id=site.id)
+    assert record_results([result], claim=now) == []
+    assert Check.objects.count() == 0
+    record_results([result], claim=later)
+    assert Check.objects.count() == 1
+    site.refresh_from_db()
+    assert site.claimed_at is None and site.status == "down"
+
+
+def test_a_check_on_demand_leaves_the_claim_to_its_task(db, now):
+    site = make_site("a", due=now, interval=30)
+    assert claim_due_sites(now=now) == [site.id]
+    record_results([ProbeResult(up=True, checked_at=now, status_code=200, site_id=site.id)])
+    site.refresh_from_db()
+    assert site.claimed_at == now  # the queued check is still owed, and recorded
+    record_results(
+        [ProbeResult(up=True, checked_at=now, status_code=200, site_id=site.id)], claim=now
+    )
+    assert Check.objects.count() == 2

@@ -99,9 +99,13 @@ class Processes:
         self.running: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        """Start a Celery process (celery --app uptime …)."""
+        return self.run(name, sys.executable, "-m", "celery", "--app", "uptime", *args)
+
+    def run(self, name: str, *argv: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "--app", "uptime", *args],
+            argv,
             cwd=REPO,
             env=self.env,
             stdout=log,
@@ -111,7 +115,7 @@ class Processes:
         self.running[name] = process
         return process
 
-    def worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
+    def worker(self, name: str = "worker", concurrency: int = 2, *extra: str) -> subprocess.Popen:
         return self.start(
             name,
             "worker",
@@ -123,12 +127,14 @@ class Processes:
             "--without-mingle",
             "--hostname",
             f"{name}@%h",
+            *extra,
         )
 
     def beat(self, name: str = "beat") -> subprocess.Popen:
         return self.start(name, "beat", "--loglevel", "INFO")
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        """Signal the whole process group and wait; SIGKILL it if it lingers."""
         process = self.running.pop(name)
         if process.poll() is None:
             os.killpg(process.pid, sig)
@@ -168,6 +174,13 @@ def processes(transactional_db, slack, tmp_path, request):
         "UPTIME_ALLOW_PRIVATE_TARGETS": "1",
         "UPTIME_DISPATCH_EVERY": "1",
         "UPTIME_SWEEP_EVERY": "5",
+        # Shorter waits than production's, so lost work is found in seconds:
+        # a queued check is presumed lost 10 s after its timeout, a pending
+        # notification is swept after 5 s, and an unacknowledged message goes
+        # to another worker after 30 s.
+        "UPTIME_CLAIM_GRACE": "10",
+        "UPTIME_SWEEP_GRACE": "5",
+        "UPTIME_VISIBILITY_TIMEOUT": "30",
         "UPTIME_DATA_DIR": str(tmp_path / "data"),
         "SECRET_KEY": "service-suite",
         "PYTHONUNBUFFERED": "1",
@@ -195,3 +208,28 @@ def pytest_sessionfinish(session, exitstatus):
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []
     if any(report.nodeid.startswith("tests/service/") for report in skipped):
         session.exitstatus = 1
+
+
+@pytest.fixture
+def private_redis(processes, tmp_path):
+    """A Redis of this test's own for the processes, so it can be killed or hung."""
+    from tests.service.faults import RedisServer
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    processes.env["CELERY_BROKER_URL"] = server.url
+    yield server
+    processes.stop_all()  # before their broker goes away
+    server.close()
+
+
+@pytest.fixture
+def web(processes, django_user_model):
+    """The web app as a gunicorn process, with an API token."""
+    from rest_framework.authtoken.models import Token
+
+    from tests.service.faults import WebServer
+
+    user = django_user_model.objects.create_user("ops", password="unused-here-7Qx")
+    server = WebServer(processes, Token.objects.create(user=user).key)
+    return server

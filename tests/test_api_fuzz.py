@@ -4,17 +4,24 @@ Schemathesis generates requests, valid and invalid, for each operation in
 /api/schema and sends them to the WSGI app in-process; no answer may be a
 server error, each must match the schema, and no stored site may be invalid.
 
-Nothing may leave the machine. ping, check and check-all probe the URL they
-are given or have stored, so they are not fuzzed (tests/monitor covers their
-bad input by hand). Adding a site resolves its host for the private-address
-guard; here DNS answers every name "no such name" without being asked, and
-any other name lookup or any connection to a non-loopback address fails the
-test.
+Nothing may leave the machine. Adding a site or pinging a URL resolves its
+host for the private-address guard; here DNS answers every name "no such
+name" without being asked, and any other name lookup or any connection to a
+non-loopback address from Python fails the test.
+
+ping, check and check-all also probe, through libcurl, which resolves and
+connects in C where those Python hooks cannot see. So libcurl is given a
+stand-in resolver too (DNS over HTTPS to a loopback listener that counts the
+lookups and answers none), and the guard libcurl's socket hook consults runs
+with private targets off and refuses, instead of connecting to, the public
+addresses it would let through.
 """
 
 import ipaddress
 import socket
+import threading
 
+import pycurl
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -27,13 +34,16 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from monitor.net import resolve
+import monitor.probe
+from monitor.net import AddressNotAllowed, check_address, resolve
+from monitor.probe import ErrorKind, Target, probe
 from sites.models import Site
 from uptime.wsgi import application
 
-# Operations that make outbound requests to the URL they are given or have stored.
-PROBING_OPERATIONS = ["ping", "check", "check_all"]
 FUZZED_OPERATIONS = [
+    "GET /api/ping/{url}",
+    "POST /api/check/{site_id}/",
+    "POST /api/check-all/",
     "GET /api/site/",
     "POST /api/site/",
     "GET /api/site/{site_id}/",
@@ -54,6 +64,9 @@ CHECKS = [
 FUZZ_SITE_ID = 424242
 
 
+_REAL_GETADDRINFO = socket.getaddrinfo
+
+
 def _is_local_host(host) -> bool:
     """True for an IP literal or localhost: names answered without DNS."""
     if host is None:
@@ -63,9 +76,11 @@ def _is_local_host(host) -> bool:
     host = str(host).strip("[]").rstrip(".").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    # Parsed as the C library parses it: "fe80::1%nosuchif" is no literal to
+    # it, so it may go on to ask DNS.
     try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
+        _REAL_GETADDRINFO(host, None, flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError, ValueError):
         return False
     return True
 
@@ -76,6 +91,10 @@ class OutsideNetwork:
     def __init__(self) -> None:
         self.attempts: list[str] = []
         self.dns_answers_locally = False
+        # Public addresses libcurl's socket hook was asked about and refused.
+        self.probe_connections_refused: list[str] = []
+        # Names libcurl looked up through the stand-in resolver (accepted connections).
+        self.probe_lookups = 0
 
 
 @pytest.fixture
@@ -134,6 +153,55 @@ def fuzz_settings(settings, monkeypatch, no_outside_network):
 
 
 @pytest.fixture
+def probe_offline(fuzz_settings, monkeypatch, no_outside_network):
+    """libcurl resolves through a stand-in and connects to no address beyond loopback.
+
+    libcurl does its own DNS, in C: a made-up name would become a real
+    query. With CURLOPT_DOH_URL every name goes to DNS over HTTPS at a
+    loopback listener instead, which counts the lookup and closes: the name
+    does not resolve, as DNS answers a made-up name. (IP literals and
+    localhost are answered by libcurl without any lookup.) Every address
+    libcurl would connect to meets the guard first: private ones get its
+    real refusal, public ones a refusal here, recorded.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def answer_no_name():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            no_outside_network.probe_lookups += 1
+            conn.close()
+
+    thread = threading.Thread(target=answer_no_name, daemon=True)
+    thread.start()
+    doh_url = f"https://127.0.0.1:{listener.getsockname()[1]}/dns-query"
+    real_init = monitor.probe._Transfer.__init__
+
+    def init(transfer):
+        real_init(transfer)
+        transfer.curl.setopt(pycurl.DOH_URL, doh_url)
+
+    def refuse_outside(ip: str) -> None:
+        check_address(ip)  # the guard's own refusal of loopback and private addresses
+        no_outside_network.probe_connections_refused.append(ip)
+        raise AddressNotAllowed(f"{ip} is outside this machine; the fuzz connects to nothing")
+
+    monkeypatch.setattr(monitor.probe._Transfer, "__init__", init)
+    monkeypatch.setattr(monitor.probe, "check_address", refuse_outside)
+    yield no_outside_network
+    stop.set()
+    thread.join(timeout=2)
+    listener.close()
+
+
+@pytest.fixture
 def auth_headers(transactional_db, token):
     # transactional_db: the WSGI handler closes the database connection after
     # each request, which would break the `db` fixture's wrapping transaction.
@@ -141,7 +209,7 @@ def auth_headers(transactional_db, token):
 
 
 @pytest.fixture
-def api_schema(fuzz_settings, auth_headers):
+def api_schema(fuzz_settings, probe_offline, auth_headers):
     return schemathesis.openapi.from_wsgi("/api/schema", application, headers=auth_headers)
 
 
@@ -150,7 +218,9 @@ def reset_fuzz_site() -> None:
     Site.objects.update_or_create(
         pk=FUZZ_SITE_ID,
         defaults={
-            "url": "https://fuzz-target.invalid/",
+            # Not .invalid, which the probe refuses itself: this name reaches
+            # libcurl's resolver (the stand-in).
+            "url": "https://fuzz-target.example/",
             "name": "fuzz target",
             "interval": 60,
             "timeout": 10,
@@ -159,12 +229,57 @@ def reset_fuzz_site() -> None:
     )
 
 
+# The schema says only "a string" of ping's URL, so the generated ones are
+# mostly names; these add what an attacker would try: every loopback and
+# private spelling, public literals, odd schemes, ports and characters.
+_HOSTS = st.one_of(
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(lambda ip: f"[{ip}]"),
+    st.sampled_from(
+        [
+            "localhost",
+            "app.localhost",
+            "2130706433",
+            "0x7f.1",
+            "0177.0.0.1",
+            "127.1",
+            "[::ffff:127.0.0.1]",
+            "[fe80::1%25lo]",
+            "[fe80::1%25nosuchif]",
+            "169.254.169.254",
+            "a.com",
+            "fuzz.invalid",
+            "xn--nxasmq6b.example",
+            "\u4f8b\u3048.\u30c6\u30b9\u30c8",
+            "user:pass@a.com",
+        ]
+    ),
+    st.from_regex(r"\A[a-z0-9_-]{1,12}(\.[a-z0-9_-]{1,12}){0,3}\Z"),
+    st.text(max_size=12),
+)
+PING_URLS = st.builds(
+    "{}{}{}{}".format,
+    st.sampled_from(["", "http://", "https://", "HTTPS://", "http:/", "//", "ftp://", "file://"]),
+    _HOSTS,
+    st.one_of(st.just(""), st.integers(0, 70_000).map(":{}".format), st.just(":x")),
+    st.one_of(st.just(""), st.text(max_size=12).map("/{}".format)),
+)
+
+
 def case_strategy(operation) -> st.SearchStrategy:
     """Valid and invalid requests; those with a site id also aimed at an existing site."""
     strategies = [
         operation.as_strategy(GenerationMode.POSITIVE),
         operation.as_strategy(GenerationMode.NEGATIVE),
     ]
+    if "{url}" in operation.path:
+        strategies.append(
+            PING_URLS.flatmap(
+                lambda url: operation.as_strategy(
+                    GenerationMode.POSITIVE, path_parameters={"url": url}
+                )
+            )
+        )
     if "{site_id}" in operation.path:
         existing = {"site_id": FUZZ_SITE_ID}
         strategies.append(operation.as_strategy(GenerationMode.POSITIVE, path_parameters=existing))
@@ -175,12 +290,9 @@ def case_strategy(operation) -> st.SearchStrategy:
     return st.one_of(strategies)
 
 
-def test_every_operation_but_the_probing_ones_is_fuzzed(api_schema):
+def test_every_operation_is_fuzzed(api_schema):
     labels = {result.ok().label for result in api_schema.get_all_operations()}
-    probing = api_schema.include(operation_id=PROBING_OPERATIONS).get_all_operations()
-    probing_labels = {result.ok().label for result in probing}
-    assert len(probing_labels) == len(PROBING_OPERATIONS)
-    assert labels - probing_labels == set(FUZZED_OPERATIONS)
+    assert labels == set(FUZZED_OPERATIONS)
 
 
 # Parametrized by hand rather than with schemathesis.pytest.from_fixture, whose
@@ -205,6 +317,15 @@ def test_no_generated_request_is_answered_with_a_server_error(label, api_schema,
     # Whatever was accepted must be a valid site: no garbage stored.
     for site in Site.objects.all():
         site.full_clean()
+
+
+def test_the_probe_resolves_through_the_stand_in_and_connects_nowhere(probe_offline):
+    result = probe(Target(url="https://fuzz-target.example/", timeout=2))
+    assert result.error_kind == ErrorKind.DNS
+    assert probe_offline.probe_lookups > 0  # libcurl asked the stand-in, not DNS
+    result = probe(Target(url="http://93.184.216.34/", timeout=2))
+    assert result.error_kind == ErrorKind.BLOCKED
+    assert probe_offline.probe_connections_refused == ["93.184.216.34"]
 
 
 def test_the_network_guard_fails_a_dns_query(no_outside_network):
@@ -278,3 +399,15 @@ def test_the_schema_says_site_input_takes_no_other_fields(api_client):
     schemas = api_client.get("/api/schema").json()["components"]["schemas"]
     for name in ("SiteCreateInput", "PatchedSiteUpdateInput"):
         assert schemas[name]["additionalProperties"] is False
+
+
+def test_a_pinged_url_with_a_line_break_is_answered_like_any_other(api_client, probe_offline):
+    # The route's ".*" stopped at a line break: Django's HTML 404 page, or
+    # (before a final one) a probe of the URL without it. Like a space, the
+    # line break is quoted back into the URL.
+    response = api_client.get("/api/ping/http://a.invalid/%0Ax")
+    assert response.status_code == 200
+    assert response.json()["url"] == "http://a.invalid/%0Ax"
+    response = api_client.get("/api/ping/%C3%88%0A%5B")  # what the fuzz sent
+    assert response.status_code == 400
+    assert response.json() == {"url": ["The URL is malformed: Invalid IPv6 URL."]}

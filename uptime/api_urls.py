@@ -12,8 +12,9 @@ from monitor.api import CheckAllApi, CheckApi, PingApi, StatusApi
 from sites.api import SiteCollectionApi, SiteDetailApi
 
 urlpatterns = [
-    # Everything after "ping/" is the target URL, slashes included.
-    re_path(r"^ping/(?P<url>.*)$", PingApi.as_view(), name="api-ping"),
+    # Everything after "ping/" is the target URL, slashes included, and line
+    # breaks too ("s" flag), so the view refuses them with a 400, not a 404.
+    re_path(r"^ping/(?P<url>(?s:.*))$", PingApi.as_view(), name="api-ping"),
     re_path(r"^site/?$", SiteCollectionApi.as_view(), name="api-sites"),
     re_path(r"^site/(?P<site_id>[^/]+)/?$", SiteDetailApi.as_view(), name="api-site"),
     re_path(r"^check/(?P<site_id>[^/]+)/?$", CheckApi.as_view(), name="api-check"),

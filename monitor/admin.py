@@ -8,7 +8,7 @@ checks or transitions the user may not delete.
 from django.contrib import admin
 from django.http import HttpRequest
 
-from monitor.models import Check, CheckRollup, Transition
+from monitor.models import Check, CheckRollup, ConnectivityIncident, Transition
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -78,3 +78,21 @@ class CheckRollupAdmin(ReadOnlyAdmin):
     list_select_related = ("site",)
     raw_id_fields = ("site",)
     show_full_result_count = False
+
+
+@admin.register(ConnectivityIncident)
+class ConnectivityIncidentAdmin(ReadOnlyAdmin):
+    """When Uptime could not reach most of its sites at once (monitor.connectivity)."""
+
+    list_display = (
+        "started_at",
+        "is_open",
+        "sites_unreachable",
+        "sites_checked",
+        "recovered_at",
+        "ended_at",
+        "sites_still_down",
+        "opened_notice",
+        "ended_notice",
+    )
+    list_filter = ("is_open",)

@@ -52,6 +52,9 @@ class Transition(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed permanently"
         SKIPPED = "skipped", "Skipped (no channel configured)"
+        # Uptime's own network was down (monitor.connectivity): the alert was
+        # held back in favour of one connectivity message. At most 8 characters.
+        WITHHELD = "withheld", "Withheld (Uptime could not reach most sites)"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="transitions")
     check_result = models.ForeignKey(
@@ -170,3 +173,48 @@ class CheckRollup(models.Model):
 for _name in HISTOGRAM_COLUMNS:
     CheckRollup.add_to_class(_name, models.PositiveSmallIntegerField(default=0))
 del _name
+
+
+class ConnectivityIncident(models.Model):
+    """Uptime could not reach most of its sites at once: its own network, most likely.
+
+    Opened when a held down alert's window shows the pattern (the rule is in
+    monitor.connectivity); while it is open, down alerts caused by
+    network-level failures are withheld. It ends once the sites are reachable
+    again and every withheld site has been checked since; then the alerts of
+    sites still down are released. Each of its two messages is an outbox entry
+    like a transition's (opened_notice, ended_notice, claimed through
+    notice_lease_until by notifications.delivery).
+    """
+
+    Notice = Transition.NotificationStatus
+
+    # The start of the window that showed it (the first withheld check's time).
+    started_at = models.DateTimeField()
+    sites_unreachable = models.PositiveIntegerField()
+    sites_checked = models.PositiveIntegerField()
+    is_open = models.BooleanField(default=True)
+    # When a window first showed most sites reachable again.
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    # When every withheld site had been checked after recovered_at.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    sites_still_down = models.PositiveIntegerField(null=True, blank=True)
+    opened_notice = models.CharField(max_length=8, choices=Notice.choices, default=Notice.PENDING)
+    ended_notice = models.CharField(max_length=8, choices=Notice.choices, blank=True)
+    notice_lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # One open incident at a time: two workers that both see the
+            # pattern cannot open two (the loser joins the winner's).
+            models.UniqueConstraint(
+                fields=["is_open"],
+                condition=models.Q(is_open=True),
+                name="connectivity_one_open_incident",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "open" if self.is_open else f"ended {self.ended_at:%Y-%m-%d %H:%M:%S}"
+        return f"connectivity incident since {self.started_at:%Y-%m-%d %H:%M:%S} ({state})"

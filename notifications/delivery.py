@@ -30,9 +30,16 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from monitor.models import Transition
+from monitor.connectivity import HOLD, WITHHOLD, judge_transition, review_open_incident
+from monitor.models import ConnectivityIncident, Transition
 from notifications.models import NotificationAttempt
-from notifications.slack import TransportError, format_message, post_message
+from notifications.slack import (
+    TransportError,
+    format_message,
+    format_outage_ended,
+    format_outage_started,
+    post_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +54,8 @@ RETRY_LEASE_MARGIN = timedelta(minutes=1)
 # A message the sweeper queued gets this long to reach a worker before the
 # sweeper queues another one.
 QUEUED_LEASE = timedelta(minutes=5)
-# The receiver enqueues right after commit; the sweeper leaves young
-# transitions to it.
-SWEEP_GRACE = timedelta(minutes=2)
+# The receiver enqueues right after commit; the sweeper leaves transitions
+# younger than settings.UPTIME_SWEEP_GRACE seconds to it.
 SWEEP_LIMIT = 500
 GIVE_UP_AFTER = timedelta(hours=24)
 BACKOFF_BASE = 10.0
@@ -58,6 +64,7 @@ BACKOFF_CAP = 15 * 60.0
 Status = Transition.NotificationStatus
 Outcome = NotificationAttempt.Outcome
 NOT_CLAIMED = "not_claimed"
+WITHHELD = "withheld"
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,12 @@ def deliver_transition(transition_id: int, *, lease_token: int | None = None) ->
     webhook_url = settings.SLACK_WEBHOOK_URL
     if not webhook_url:
         return _skip(transition, token)
+    # Uptime's own network may be down rather than the site (monitor.connectivity).
+    verdict = judge_transition(transition, now=timezone.now())
+    if verdict.action == HOLD:
+        return _hold(transition, token, verdict.until)
+    if verdict.action == WITHHOLD:
+        return _withhold(transition, token, verdict.incident)
     return _send(transition, token, webhook_url)
 
 
@@ -118,11 +131,17 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
 
 
 def _send(transition: Transition, token: int, webhook_url: str) -> Delivery:
+    # Slack takes about one message a second per webhook, whichever worker
+    # sends it; a free slot too far off is a planned retry, not a sleeping worker.
+    held_for = _wait_for_pacing(webhook_url)
+    if held_for is not None:
+        return _plan_paced_retry(transition, token, held_for)
     started = time.monotonic()
     try:
         status_code = post_message(webhook_url, format_message(transition), timeout=POST_TIMEOUT)
     except TransportError as exc:
         duration_ms = _elapsed_ms(started)
+        _pause_webhook_if_asked(webhook_url, exc)
         if exc.permanent:
             return _fail(transition, token, exc, duration_ms)
         return _plan_retry(transition, token, exc, duration_ms)
@@ -251,7 +270,8 @@ def reserve_unsent_transitions(*, limit: int = SWEEP_LIMIT) -> list[tuple[int, i
     now = timezone.now()
     candidates = (
         Transition.objects.filter(
-            notification_status=Status.PENDING, created_at__lte=now - SWEEP_GRACE
+            notification_status=Status.PENDING,
+            created_at__lte=now - timedelta(seconds=settings.UPTIME_SWEEP_GRACE),
         )
         .filter(Q(notify_lease_until__isnull=True) | Q(notify_lease_until__lte=now))
         .order_by("created_at", "id")
@@ -271,3 +291,155 @@ def reserve_unsent_transitions(*, limit: int = SWEEP_LIMIT) -> list[tuple[int, i
         if taken:
             reserved.append((transition_id, attempts))
     return reserved
+
+
+# --- Pacing -------------------------------------------------------------------
+
+# Slack sends Retry-After with its 429s; without one, pause the webhook this long.
+RATE_LIMIT_PAUSE = 10.0
+
+
+def _wait_for_pacing(webhook_url: str) -> float | None:
+    """Sleep until the webhook's next free slot (None), or the seconds to a slot too far off."""
+    from notifications import pacing
+
+    return pacing.wait_for_turn(webhook_url)
+
+
+def _pause_webhook_if_asked(webhook_url: str, exc: TransportError) -> None:
+    """Slack's Retry-After holds back every message to the webhook, not only this one."""
+    from notifications import pacing
+
+    if exc.permanent:
+        return
+    if exc.retry_after is not None:
+        pacing.hold(webhook_url, exc.retry_after)
+    elif exc.status_code == 429:
+        pacing.hold(webhook_url, RATE_LIMIT_PAUSE)
+
+
+def _plan_paced_retry(transition: Transition, token: int, wait: float) -> Delivery:
+    from notifications import pacing
+
+    # Senders held back together would otherwise all come back in the same second.
+    delay = wait + random.uniform(0, pacing.MAX_WAIT)
+    lease_until = timezone.now() + timedelta(seconds=delay) + RETRY_LEASE_MARGIN
+    _finish(
+        transition,
+        token,
+        {"notify_lease_until": lease_until},
+        outcome=Outcome.RETRYING,
+        error=(
+            f"Held back: the webhook's next free slot is {wait:.0f} s away "
+            f"(Slack takes about one message a second); next try in {delay:.0f} s"
+        ),
+    )
+    log.info(
+        "Slack notification for transition %s held back for pacing; next try in %.0f s",
+        transition.id,
+        delay,
+    )
+    return Delivery(Outcome.RETRYING, retry_in=delay, lease_token=token)
+
+
+# --- Uptime's own connectivity (monitor.connectivity) ---------------------------
+
+
+def _hold(transition: Transition, token: int, until) -> Delivery:
+    """Wait before deciding: the planned retry carries the transition, as for a failure."""
+    delay = max((until - timezone.now()).total_seconds(), 0.5)
+    Transition.objects.filter(
+        id=transition.id, notification_status=Status.PENDING, notify_attempts=token
+    ).update(notify_lease_until=until + RETRY_LEASE_MARGIN)
+    log.info(
+        "Holding the notification for transition %s %.0f s: are many sites failing at once?",
+        transition.id,
+        delay,
+    )
+    return Delivery(Outcome.RETRYING, retry_in=delay, lease_token=token)
+
+
+def _withhold(
+    transition: Transition, token: int, incident: ConnectivityIncident | None
+) -> Delivery:
+    reason = (
+        f"Withheld: Uptime could not reach most sites at once (connectivity incident {incident.id})"
+        if incident is not None
+        else "Withheld: its down alert was withheld during Uptime's connectivity incident"
+    )
+    _finish(
+        transition,
+        token,
+        {"notification_status": Status.WITHHELD},
+        outcome=Outcome.SKIPPED,
+        error=reason,
+    )
+    log.info("Notification for transition %s withheld (%s)", transition.id, reason)
+    if incident is not None and incident.opened_notice == Status.PENDING:
+        deliver_incident_notices(incident.id)
+    return Delivery(WITHHELD)
+
+
+def deliver_incident_notices(incident_id: int) -> None:
+    """Send whichever of an incident's two messages is still owed, in order."""
+    for notice in ("opened_notice", "ended_notice"):
+        if _deliver_incident_notice(incident_id, notice) == Status.PENDING:
+            break  # "back" never goes out before "cannot reach"
+
+
+def _deliver_incident_notice(incident_id: int, notice: str) -> str:
+    now = timezone.now()
+    lease_until = now + LEASE
+    # Claimed like a transition: one conditional UPDATE, one winner; the lease
+    # value is the winner's token for writing the result.
+    claimed = (
+        ConnectivityIncident.objects.filter(id=incident_id, **{notice: Status.PENDING})
+        .filter(Q(notice_lease_until__isnull=True) | Q(notice_lease_until__lte=now))
+        .update(notice_lease_until=lease_until)
+    )
+    incident = ConnectivityIncident.objects.filter(id=incident_id).first()
+    if incident is None:
+        return Status.FAILED
+    if not claimed:
+        return getattr(incident, notice) or Status.SKIPPED
+    result = _post_incident_notice(incident, notice)
+    ConnectivityIncident.objects.filter(id=incident_id, notice_lease_until=lease_until).update(
+        **{notice: result}, notice_lease_until=None
+    )
+    return result
+
+
+def _post_incident_notice(incident: ConnectivityIncident, notice: str) -> str:
+    webhook_url = settings.SLACK_WEBHOOK_URL
+    if not webhook_url:
+        return Status.SKIPPED
+    if notice == "opened_notice":
+        text = format_outage_started(incident)
+    else:
+        text = format_outage_ended(incident)
+    if _wait_for_pacing(webhook_url) is not None:
+        return Status.PENDING  # Slack's pace has no slot soon; the next sweep sends it
+    try:
+        post_message(webhook_url, text, timeout=POST_TIMEOUT)
+    except TransportError as exc:
+        # A transient failure stays pending: the next sweep tries again.
+        log.warning("Connectivity message (%s of incident %s) failed: %s", notice, incident.id, exc)
+        return Status.FAILED if exc.permanent else Status.PENDING
+    log.info("Sent the connectivity message (%s) of incident %s", notice, incident.id)
+    return Status.SENT
+
+
+def sweep_connectivity() -> list[int]:
+    """Review the open incident and send owed connectivity messages.
+
+    Returns the ids of the down alerts released by an incident that ended now,
+    for the caller to enqueue (they are pending again, so a later sweep would
+    find them too).
+    """
+    ended = review_open_incident(now=timezone.now())
+    owed = ConnectivityIncident.objects.filter(
+        Q(opened_notice=Status.PENDING) | Q(ended_notice=Status.PENDING)
+    ).values_list("id", flat=True)
+    for incident_id in owed:
+        deliver_incident_notices(incident_id)
+    return ended[1] if ended is not None else []

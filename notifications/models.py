@@ -33,3 +33,23 @@ class NotificationAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.outcome} for transition {self.transition_id}"
+
+
+class WebhookPacing(models.Model):
+    """When a webhook may next be posted to: one row per webhook, shared by every worker.
+
+    Slack accepts about one message per second per incoming webhook and
+    answers 429 with Retry-After beyond that. The row is keyed by a sha256 of
+    the URL because the URL itself is a secret (its path is the credential).
+    See notifications.pacing.
+    """
+
+    webhook_key = models.CharField(max_length=64, primary_key=True)
+    # The next free slot: each sender takes the slot and moves this on by the interval.
+    next_send_at = models.DateTimeField()
+    # The end of the latest hold Slack asked for (429 with Retry-After); a
+    # slot taken before the hold and falling inside it is taken again.
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"webhook {self.webhook_key[:12]}… next at {self.next_send_at}"

@@ -3,8 +3,14 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
-from notifications.delivery import Outcome, deliver_transition, reserve_unsent_transitions
+from notifications.delivery import (
+    Outcome,
+    deliver_transition,
+    reserve_unsent_transitions,
+    sweep_connectivity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +20,7 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 8
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+@shared_task(bind=True, max_retries=MAX_RETRIES)
 def send_notification(self, transition_id: int, lease_token: int | None = None) -> str:
     """Deliver one transition's notification; retry later on a transient failure.
 
@@ -30,6 +36,11 @@ def send_notification(self, transition_id: int, lease_token: int | None = None) 
             transition_id,
         )
         return delivery.outcome
+    if delivery.retry_in > settings.UPTIME_VISIBILITY_TIMEOUT / 2:
+        # A message held for longer than the broker's visibility timeout would
+        # be handed to a second worker early. The lease covers the wait; the
+        # sweeper queues the transition when it ends (a long Retry-After).
+        return delivery.outcome
     raise self.retry(
         countdown=delivery.retry_in,
         kwargs={"transition_id": transition_id, "lease_token": delivery.lease_token},
@@ -44,5 +55,12 @@ def sweep_pending_notifications() -> int:
         try:
             send_notification.delay(transition_id, lease_token=lease_token)
         except Exception:  # the lease runs out and a later sweep tries again
+            log.exception("Could not enqueue the notification for transition %s", transition_id)
+    # Uptime's own connectivity: end an incident, send its messages, and queue
+    # the down alerts it released (pending rows: a later sweep finds them too).
+    for transition_id in sweep_connectivity():
+        try:
+            send_notification.delay(transition_id)
+        except Exception:
             log.exception("Could not enqueue the notification for transition %s", transition_id)
     return len(reserved)

@@ -256,9 +256,26 @@ UPTIME_PROBE_CONCURRENCY = env_int("UPTIME_PROBE_CONCURRENCY", 500, minimum=1)
 # Raw checks are kept this many days; hourly and daily rollups much longer.
 UPTIME_CHECK_RETENTION_DAYS = env_int("UPTIME_CHECK_RETENTION_DAYS", 30, minimum=1)
 UPTIME_ROLLUP_RETENTION_DAYS = env_int("UPTIME_ROLLUP_RETENTION_DAYS", 400, minimum=1)
+# Uptime's own network failing looks like every site failing at once. A down
+# alert caused by a network-level failure waits UPTIME_OUTAGE_SETTLE seconds
+# (plus the failed check's duration); if by then at least UPTIME_OUTAGE_MIN_SITES
+# sites, and UPTIME_OUTAGE_PERCENT % of the sites checked, failed at the network
+# level in that window, one connectivity message replaces their alerts
+# (monitor.connectivity). UPTIME_OUTAGE_SETTLE=0 turns the rule off.
+UPTIME_OUTAGE_SETTLE = env_int("UPTIME_OUTAGE_SETTLE", 15, minimum=0)
+UPTIME_OUTAGE_MIN_SITES = env_int("UPTIME_OUTAGE_MIN_SITES", 10, minimum=2)
+UPTIME_OUTAGE_PERCENT = env_int("UPTIME_OUTAGE_PERCENT", 80, minimum=1)
+if UPTIME_OUTAGE_PERCENT > 100:
+    raise ImproperlyConfigured(
+        f"UPTIME_OUTAGE_PERCENT={UPTIME_OUTAGE_PERCENT} is above the maximum of 100."
+    )
 
 # --- Notifications ----------------------------------------------------------
 SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL", "", schemes=("http", "https"))
+# A transition's notification is queued right after commit; one still pending
+# this many seconds later (its message lost with a broker restart) is queued
+# again by the sweeper.
+UPTIME_SWEEP_GRACE = env_int("UPTIME_SWEEP_GRACE", 120, minimum=5)
 
 LOGGING = {
     "version": 1,
@@ -275,7 +292,8 @@ LOGGING = {
         # useful; our own tasks log what they did when they did something.
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
-        "celery.beat": {"level": "WARNING"},
+        # INFO shows every task beat sends.
+        "celery.beat": {"level": env_str("UPTIME_BEAT_LOG_LEVEL", "WARNING").upper()},
     },
 }
 

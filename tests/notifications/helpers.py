@@ -4,6 +4,9 @@ import json
 
 from celery.exceptions import Retry
 
+from notifications import pacing
+from notifications.models import WebhookPacing
+
 
 def answer(server, status=200, body="ok", headers=None) -> None:
     """Queue one answer from the Slack stand-in, in order."""
@@ -32,3 +35,5 @@ def run_with_retries(task, *args, **kwargs) -> tuple[object, list[float]]:
         except Retry as retry:
             countdowns.append(retry.when)
             signature = retry.sig
+            # The retry's wait is skipped, so a pause it was waiting out is over.
+            WebhookPacing.objects.update(next_send_at=pacing.NEVER, held_until=None)

@@ -50,6 +50,20 @@ def test_a_429_retry_waits_at_least_retry_after(slack_server, down_transition):
     assert countdowns[0] >= 120
 
 
+def test_a_wait_longer_than_half_the_visibility_timeout_is_left_to_the_sweeper(
+    slack_server, down_transition, settings
+):
+    """No message is held by a worker long enough for the broker to hand it to
+    another one early: the lease covers the wait and the sweeper takes it up."""
+    settings.UPTIME_VISIBILITY_TIMEOUT = 3600
+    answer(slack_server, status=429, body="rate_limited", headers={"Retry-After": "7200"})
+    result, countdowns = run_with_retries(send_notification, down_transition.id)
+    assert (result, countdowns) == ("retrying", [])
+    down_transition.refresh_from_db()
+    assert down_transition.notification_status == Status.PENDING
+    assert down_transition.notify_lease_until >= timezone.now() + timezone.timedelta(hours=2)
+
+
 @pytest.mark.parametrize(
     ("status", "body"),
     [(400, "invalid_payload"), (403, "action_prohibited"), (404, "no_service"), (410, "x")],

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from monitor.connectivity import HOLD, WITHHOLD, judge_transition, review_open_incident
 from monitor.models import ConnectivityIncident, Transition
+from notifications import pacing
 from notifications.models import NotificationAttempt
 from notifications.slack import (
     TransportError,
@@ -175,21 +176,38 @@ def _plan_retry(
     transition: Transition, token: int, exc: TransportError, duration_ms: int
 ) -> Delivery:
     delay = retry_delay(token, exc.retry_after)
+    log.warning(
+        "Slack notification for transition %s failed (%s); next try in %.0f s",
+        transition.id,
+        exc,
+        delay,
+    )
+    return _retry_later(
+        transition,
+        token,
+        delay,
+        f"{exc.message}; next try in {delay:.0f} s",
+        status_code=exc.status_code,
+        duration_ms=duration_ms,
+    )
+
+
+def _retry_later(
+    transition: Transition, token: int, delay: float, error: str, **attempt
+) -> Delivery:
+    """Record a RETRYING attempt and keep the lease until the retry is due.
+
+    The retry message takes the lease over with `token`; if it is lost, the
+    sweeper queues the transition once the lease has run out.
+    """
     lease_until = timezone.now() + timedelta(seconds=delay) + RETRY_LEASE_MARGIN
     _finish(
         transition,
         token,
         {"notify_lease_until": lease_until},
         outcome=Outcome.RETRYING,
-        status_code=exc.status_code,
-        error=f"{exc.message}; next try in {delay:.0f} s",
-        duration_ms=duration_ms,
-    )
-    log.warning(
-        "Slack notification for transition %s failed (%s); next try in %.0f s",
-        transition.id,
-        exc,
-        delay,
+        error=error,
+        **attempt,
     )
     return Delivery(Outcome.RETRYING, retry_in=delay, lease_token=token)
 
@@ -301,15 +319,11 @@ RATE_LIMIT_PAUSE = 10.0
 
 def _wait_for_pacing(webhook_url: str) -> float | None:
     """Sleep until the webhook's next free slot (None), or the seconds to a slot too far off."""
-    from notifications import pacing
-
     return pacing.wait_for_turn(webhook_url)
 
 
 def _pause_webhook_if_asked(webhook_url: str, exc: TransportError) -> None:
     """Slack's Retry-After holds back every message to the webhook, not only this one."""
-    from notifications import pacing
-
     if exc.permanent:
         return
     if exc.retry_after is not None:
@@ -319,27 +333,20 @@ def _pause_webhook_if_asked(webhook_url: str, exc: TransportError) -> None:
 
 
 def _plan_paced_retry(transition: Transition, token: int, wait: float) -> Delivery:
-    from notifications import pacing
-
     # Senders held back together would otherwise all come back in the same second.
     delay = wait + random.uniform(0, pacing.MAX_WAIT)
-    lease_until = timezone.now() + timedelta(seconds=delay) + RETRY_LEASE_MARGIN
-    _finish(
-        transition,
-        token,
-        {"notify_lease_until": lease_until},
-        outcome=Outcome.RETRYING,
-        error=(
-            f"Held back: the webhook's next free slot is {wait:.0f} s away "
-            f"(Slack takes about one message a second); next try in {delay:.0f} s"
-        ),
-    )
     log.info(
         "Slack notification for transition %s held back for pacing; next try in %.0f s",
         transition.id,
         delay,
     )
-    return Delivery(Outcome.RETRYING, retry_in=delay, lease_token=token)
+    return _retry_later(
+        transition,
+        token,
+        delay,
+        f"Held back: the webhook's next free slot is {wait:.0f} s away "
+        f"(Slack takes about one message a second); next try in {delay:.0f} s",
+    )
 
 
 # --- Uptime's own connectivity (monitor.connectivity) ---------------------------

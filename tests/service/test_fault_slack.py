@@ -295,6 +295,10 @@ def test_15_two_server_errors_then_success_deliver_once_after_three_backed_off_a
     transition = make_transition("flaky")
     enqueue(transition)
     processes.env["SLACK_WEBHOOK_URL"] = scripted_slack.url
+    # The second wait is up to 20 s: with the suite's 30 s visibility timeout a
+    # wait over half of it is left to the sweeper (no beat runs here), as a
+    # long Retry-After is in production. This case is about the backoff.
+    processes.env["UPTIME_VISIBILITY_TIMEOUT"] = "120"
     processes.worker(concurrency=1)
 
     wait_for(lambda: status_of(transition) == "sent", timeout=60, what="delivery on the 3rd try")

@@ -132,13 +132,21 @@ def site_add(request: HttpRequest) -> HttpResponse:
 @dashboard_login_required
 def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     site = get_object_or_404(Site, pk=pk)
+    transitions = list(site.transitions.all()[:RECENT_TRANSITIONS])
+    for transition in transitions:
+        # Why an alert was never sent or was held back (Slack's answer, already
+        # free of the webhook URL); rare, so one small query each.
+        if transition.notification_status in ("failed", "withheld"):
+            transition.notification_reason = (
+                transition.attempts.order_by("-id").values_list("error", flat=True).first()
+            )
     return render(
         request,
         "sites/site_detail.html",
         {
             "site": site,
             "checks": site.checks.all()[:RECENT_CHECKS],
-            "transitions": site.transitions.all()[:RECENT_TRANSITIONS],
+            "transitions": transitions,
         },
     )
 

@@ -325,6 +325,20 @@ def test_the_detail_page_shows_recent_checks_and_transitions(client_in):
     assert "notification pending" in page
 
 
+def test_the_detail_page_says_why_an_alert_failed_for_good(client_in):
+    site = down_site()
+    transition = Transition.objects.create(
+        site=site, from_status="up", to_status="down", notification_status="failed"
+    )
+    transition.attempts.create(outcome="retrying", error="Slack answered HTTP 500: oops")
+    transition.attempts.create(
+        outcome="failed", status_code=410, error="Slack answered HTTP 410: channel_is_archived"
+    )
+    page = text_of(client_in.get(reverse("site_detail", args=[site.pk])))
+    assert "notification failed permanently: Slack answered HTTP 410: channel_is_archived" in page
+    assert "oops" not in page
+
+
 def test_the_detail_page_of_a_missing_site_is_404(client_in):
     assert client_in.get(reverse("site_detail", args=[999])).status_code == 404
 

@@ -4,11 +4,14 @@ Every outbound connection checks `check_address()` right before connecting:
 checks and pings in libcurl's socket hook (monitor.probe), the Slack webhook
 through `guarded_session()`, whose connections resolve the host themselves.
 Checking the address actually connected to, rather than the URL, also
-catches DNS rebinding and redirects to private addresses.
+catches DNS rebinding and redirects to private addresses. Inside a
+`Deadline`, those connections also share a total time limit.
 """
 
 import ipaddress
 import socket
+import threading
+from contextvars import ContextVar
 
 import requests
 from django.conf import settings
@@ -113,12 +116,71 @@ def guarded_connect(host: str, port: int, timeout, socket_options=None) -> socke
     raise refusal or ResolutionError(f"{host} has no usable address")
 
 
+_current_deadline: ContextVar["Deadline | None"] = ContextVar("net_deadline", default=None)
+
+
+class Deadline:
+    """A total deadline for requests made through guarded_session() inside it.
+
+    requests' timeout bounds each connect and each read, not their sum: a
+    server that sends a byte a second, or answers headers slowly, would hold
+    a worker for as long as it likes. At the deadline a timer shuts down every
+    socket opened inside the block, and any read blocked on them returns at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "Deadline":
+        self._token = _current_deadline.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+        _current_deadline.reset(self._token)
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+    def watch(self, sock: socket.socket) -> None:
+        # A duplicate of the descriptor: TLS wrapping detaches the original
+        # socket object, and shutdown() acts on the connection behind both.
+        duplicate = sock.dup()
+        with self._lock:
+            self._sockets.append(duplicate)
+            if self.expired:
+                _shut(duplicate)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed by the other side
+        pass
+
+
 class _GuardedConnectionMixin:
     def _new_conn(self) -> socket.socket:
         try:
-            return guarded_connect(self._dns_host, self.port, self.timeout, self.socket_options)
+            sock = guarded_connect(self._dns_host, self.port, self.timeout, self.socket_options)
         except TimeoutError as exc:
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from exc
+        deadline = _current_deadline.get()
+        if deadline is not None:
+            deadline.watch(sock)
+        return sock
 
 
 class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):

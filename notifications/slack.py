@@ -7,10 +7,7 @@ to wait (`retry_after`). The webhook URL is a secret: no message, log line or
 exception built here contains it.
 """
 
-import socket
-import threading
 import time
-from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -19,14 +16,7 @@ from django.utils import timezone
 
 from monitor.errors import classify_error
 from monitor.models import Transition
-from monitor.net import (
-    AddressNotAllowed,
-    GuardedHTTPConnection,
-    GuardedHTTPConnectionPool,
-    GuardedHTTPSConnection,
-    GuardedHTTPSConnectionPool,
-    guarded_session,
-)
+from monitor.net import AddressNotAllowed, Deadline, guarded_session
 from sites.models import Site
 
 MAX_ANSWER_BYTES = 2048
@@ -165,12 +155,12 @@ def post_message(webhook_url: str, text: str, *, timeout: float = 10) -> int:
     """POST `text` to a Slack incoming webhook; return the 2xx status or raise TransportError.
 
     `timeout` bounds the whole exchange, from connecting to the last byte of
-    the answer (see _Deadline); only the DNS lookup before it is outside.
+    the answer (see monitor.net.Deadline); only the DNS lookup before it is outside.
     """
     started = time.monotonic()
-    deadline = _Deadline(timeout)
+    deadline = Deadline(timeout)
     try:
-        with deadline, _deadline_session() as session:
+        with deadline, guarded_session() as session:
             with session.post(
                 webhook_url,
                 json={"text": text},  # Slack reads `text`; `content` is Discord's field
@@ -189,97 +179,6 @@ def post_message(webhook_url: str, text: str, *, timeout: float = 10) -> int:
             ) from None
         raise _network_error(exc, webhook_url, timeout) from None
     return _check_status(response, answer, webhook_url)
-
-
-_current_deadline: ContextVar["_Deadline | None"] = ContextVar("slack_deadline", default=None)
-
-
-class _Deadline:
-    """Shuts down a request's sockets when its time is up.
-
-    requests' timeout bounds each connect and each read, not their sum: a
-    server that sends a byte a second, or answers headers slowly, would hold
-    a worker for as long as it likes. At the deadline a timer shuts the
-    sockets down, and any read blocked on them returns at once.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.expired = False
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> "_Deadline":
-        self._token = _current_deadline.set(self)
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._timer.cancel()
-        _current_deadline.reset(self._token)
-        with self._lock:
-            for sock in self._sockets:
-                sock.close()
-            self._sockets.clear()
-
-    def watch(self, sock: socket.socket) -> None:
-        # A duplicate of the descriptor: TLS wrapping detaches the original
-        # socket object, and shutdown() acts on the connection behind both.
-        duplicate = sock.dup()
-        with self._lock:
-            self._sockets.append(duplicate)
-            if self.expired:
-                _shut(duplicate)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                _shut(sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:  # already closed by the other side
-        pass
-
-
-class _WatchedConnectionMixin:
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        deadline = _current_deadline.get()
-        if deadline is not None:
-            deadline.watch(sock)
-        return sock
-
-
-class _WatchedHTTPConnection(_WatchedConnectionMixin, GuardedHTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_WatchedConnectionMixin, GuardedHTTPSConnection):
-    pass
-
-
-class _WatchedHTTPConnectionPool(GuardedHTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSConnectionPool(GuardedHTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-def _deadline_session() -> requests.Session:
-    """guarded_session() whose connections the current _Deadline can cut."""
-    session = guarded_session()
-    for adapter in session.adapters.values():
-        adapter.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPConnectionPool,
-            "https": _WatchedHTTPSConnectionPool,
-        }
-    return session
 
 
 def _read_answer(response: requests.Response, *, deadline: float) -> str:

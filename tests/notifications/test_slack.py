@@ -1,6 +1,8 @@
 """The Slack transport: message text, escaping, the request and the error contract."""
 
 import json
+import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -188,6 +190,39 @@ def test_a_slow_answer_is_a_transient_timeout(slack_server, settings):
         post_message(settings.SLACK_WEBHOOK_URL, "hello", timeout=0.3)
     assert caught.value.permanent is False
     assert "0.3s" in caught.value.message
+
+
+def test_an_answer_dripping_a_byte_at_a_time_is_cut_at_the_total_deadline():
+    """Each byte arrives well within the per-read timeout; only a deadline on
+    the whole exchange stops it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client hung up: what the test waits for
+                time.sleep(0.1)
+
+    threading.Thread(target=drip, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransportError) as caught:
+            post_message(url, "hello", timeout=1)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 3
+    assert caught.value.permanent is False
+    assert "No complete answer within 1s" in caught.value.message
 
 
 def test_a_webhook_on_a_private_address_is_refused_permanently_when_private_is_off(

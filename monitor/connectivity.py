@@ -245,16 +245,16 @@ def withheld_down_alerts() -> QuerySet[Transition]:
     ).exclude(Exists(later))
 
 
-def review_open_incident(*, now: datetime) -> tuple[ConnectivityIncident, list[int]] | None:
+def review_open_incident(*, now: datetime) -> list[int]:
     """Move the open incident on (open → recovering → ended) from the latest checks.
 
-    Returns the incident and the ids of the released transitions when it ended
-    with this call, else None. Every change is a conditional UPDATE, so two
-    sweepers reviewing at once change it once.
+    Returns the ids of the down alerts released when it ended with this call
+    (none otherwise). Every change is a conditional UPDATE, so two sweepers
+    reviewing at once change it once.
     """
     incident = open_incident()
     if incident is None:
-        return None
+        return []
     reach = measure_reach(now - max(settle_period(), MIN_REVIEW_WINDOW), now)
     if reach.mostly_unreachable:
         if incident.recovered_at is not None and reach.is_outage:
@@ -262,35 +262,32 @@ def review_open_incident(*, now: datetime) -> tuple[ConnectivityIncident, list[i
             ConnectivityIncident.objects.filter(id=incident.id, is_open=True).update(
                 recovered_at=None
             )
-        return None
+        return []
     if incident.recovered_at is None:
         if reach.checked == 0:
-            return None  # nothing was checked lately: no evidence either way
+            return []  # nothing was checked lately: no evidence either way
         # Recovering. Checks that started after now are surely after recovery;
         # a site last checked before may still show the outage's failure.
         ConnectivityIncident.objects.filter(
             id=incident.id, is_open=True, recovered_at__isnull=True
         ).update(recovered_at=now)
-        return None
+        return []
     waiting = withheld_down_alerts().filter(site__last_checked_at__lte=incident.recovered_at)
     if waiting.exists():
-        return None  # some withheld site has not been checked since recovery
+        return []  # some withheld site has not been checked since recovery
     return _end_incident(incident, now=now)
 
 
-def _end_incident(
-    incident: ConnectivityIncident, *, now: datetime
-) -> tuple[ConnectivityIncident, list[int]] | None:
+def _end_incident(incident: ConnectivityIncident, *, now: datetime) -> list[int]:
     with transaction.atomic():
         ended = ConnectivityIncident.objects.filter(
             id=incident.id, is_open=True, recovered_at=incident.recovered_at
         ).update(is_open=False, ended_at=now, ended_notice=Status.PENDING)
         if not ended:
-            return None  # another sweeper ended it, or it relapsed meanwhile
+            return []  # another sweeper ended it, or it relapsed meanwhile
         released = list(withheld_down_alerts().values_list("id", flat=True))
         Transition.objects.filter(id__in=released, notification_status=Status.WITHHELD).update(
             notification_status=Status.PENDING, notify_lease_until=None
         )
         ConnectivityIncident.objects.filter(id=incident.id).update(sites_still_down=len(released))
-    incident.refresh_from_db()
-    return incident, released
+    return released

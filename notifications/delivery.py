@@ -134,7 +134,7 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
 def _send(transition: Transition, token: int, webhook_url: str) -> Delivery:
     # Slack takes about one message a second per webhook, whichever worker
     # sends it; a free slot too far off is a planned retry, not a sleeping worker.
-    held_for = _wait_for_pacing(webhook_url)
+    held_for = pacing.wait_for_turn(webhook_url)
     if held_for is not None:
         return _plan_paced_retry(transition, token, held_for)
     started = time.monotonic()
@@ -317,11 +317,6 @@ def reserve_unsent_transitions(*, limit: int = SWEEP_LIMIT) -> list[tuple[int, i
 RATE_LIMIT_PAUSE = 10.0
 
 
-def _wait_for_pacing(webhook_url: str) -> float | None:
-    """Sleep until the webhook's next free slot (None), or the seconds to a slot too far off."""
-    return pacing.wait_for_turn(webhook_url)
-
-
 def _pause_webhook_if_asked(webhook_url: str, exc: TransportError) -> None:
     """Slack's Retry-After holds back every message to the webhook, not only this one."""
     if exc.permanent:
@@ -424,11 +419,12 @@ def _post_incident_notice(incident: ConnectivityIncident, notice: str) -> str:
         text = format_outage_started(incident)
     else:
         text = format_outage_ended(incident)
-    if _wait_for_pacing(webhook_url) is not None:
+    if pacing.wait_for_turn(webhook_url) is not None:
         return Status.PENDING  # Slack's pace has no slot soon; the next sweep sends it
     try:
         post_message(webhook_url, text, timeout=POST_TIMEOUT)
     except TransportError as exc:
+        _pause_webhook_if_asked(webhook_url, exc)
         # A transient failure stays pending: the next sweep tries again.
         log.warning("Connectivity message (%s of incident %s) failed: %s", notice, incident.id, exc)
         return Status.FAILED if exc.permanent else Status.PENDING
@@ -443,10 +439,10 @@ def sweep_connectivity() -> list[int]:
     for the caller to enqueue (they are pending again, so a later sweep would
     find them too).
     """
-    ended = review_open_incident(now=timezone.now())
+    released = review_open_incident(now=timezone.now())
     owed = ConnectivityIncident.objects.filter(
         Q(opened_notice=Status.PENDING) | Q(ended_notice=Status.PENDING)
     ).values_list("id", flat=True)
     for incident_id in owed:
         deliver_incident_notices(incident_id)
-    return ended[1] if ended is not None else []
+    return released

@@ -136,7 +136,8 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for transition in transitions:
         # Why an alert was never sent or was held back (Slack's answer, already
         # free of the webhook URL); rare, so one small query each.
-        if transition.notification_status in ("failed", "withheld"):
+        owed = transition.NotificationStatus
+        if transition.notification_status in (owed.FAILED, owed.WITHHELD):
             transition.notification_reason = (
                 transition.attempts.order_by("-id").values_list("error", flat=True).first()
             )

@@ -18,7 +18,7 @@ from monitor.models import ConnectivityIncident, Transition
 from monitor.probe import ErrorKind, ProbeResult
 from monitor.recording import record_results
 from notifications.delivery import WITHHELD, deliver_transition
-from notifications.models import NotificationAttempt
+from notifications.models import NotificationAttempt, WebhookPacing
 from notifications.tasks import sweep_pending_notifications
 from sites.models import Site
 
@@ -109,6 +109,21 @@ def test_a_storm_of_refused_connections_sends_one_connectivity_message_and_no_si
     incident = ConnectivityIncident.objects.get()
     assert (incident.is_open, incident.opened_notice) == (True, Status.SENT)
     assert incident.started_at == downs[0].created_at
+
+
+def test_a_429_on_the_connectivity_message_pauses_the_webhook_and_keeps_it_owed(
+    slack_server, a_minute_ago
+):
+    slack_server.expect_request("/hook", method="POST").respond_with_data(
+        "rate_limited", status=429, headers={"Retry-After": "30"}
+    )
+    downs = record_batch(refused, make_sites(12), start=a_minute_ago)
+
+    assert deliver_all(downs) == [WITHHELD] * 12
+
+    assert ConnectivityIncident.objects.get().opened_notice == Status.PENDING  # a later sweep
+    pause = WebhookPacing.objects.get().held_until
+    assert pause >= timezone.now() + timedelta(seconds=28)
 
 
 def test_a_down_alert_for_a_network_failure_is_held_for_the_settle_period(slack, settings):

@@ -245,13 +245,14 @@ def set_site_state() -> None:
 
 def make_credentials() -> str:
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+
+    from teams.tokens import token_create
 
     user, _ = get_user_model().objects.get_or_create(username=USERNAME)
     user.set_password(PASSWORD)
     user.save()
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    _, key = token_create(user=user, name="status read benchmark")
+    return key
 
 
 # --- timing ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from kombu.exceptions import OperationalError as BrokerError
 from requests.utils import requote_uri
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,8 +24,18 @@ from monitor.serializers import (
 )
 from monitor.status import status_json
 from monitor.tasks import queue_all_checks
-from sites.api import BAD_INPUT, NOT_FOUND, SITE_ID_PARAMETER, get_site_or_404
+from sites.api import (
+    BAD_INPUT,
+    FORBIDDEN,
+    NOT_FOUND,
+    PROJECT_PARAMETER,
+    SITE_ID_PARAMETER,
+    get_site_or_404,
+    project_from_query,
+)
 from sites.models import Site
+from teams.access import Action
+from teams.selectors import editable_project_ids, project_list
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +107,11 @@ class CheckApi(APIView):
         operation_id="check",
         parameters=[SITE_ID_PARAMETER],
         request=None,
-        responses={200: CheckOutputSerializer, 404: NOT_FOUND},
+        responses={200: CheckOutputSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, site_id: str) -> Response:
         """Probe one site now (even a disabled one) and record the result."""
-        site = get_site_or_404(site_id)
+        site = get_site_or_404(request, site_id, action=Action.EDIT_MONITORS)
         try:
             result = check_site_now(site)
         except Site.DoesNotExist:
@@ -115,13 +125,17 @@ class CheckAllApi(APIView):
         request=None,
         responses={
             202: CheckAllOutputSerializer,
+            403: FORBIDDEN,
             503: OpenApiResponse(description="The task queue (broker) cannot be reached."),
         },
     )
     def post(self, request: Request) -> Response:
-        """Queue a check of every enabled site; workers run them."""
+        """Queue a check of every enabled site in the projects where you may edit monitors."""
+        projects = list(editable_project_ids(user=request.user))
+        if not projects:
+            raise PermissionDenied("Only a project editor or above may check its sites.")
         try:
-            queued = queue_all_checks()
+            queued = queue_all_checks(project_ids=projects)
         except (BrokerError, OSError) as exc:
             # kombu wraps network failures in OperationalError; the filesystem
             # broker raises plain OSError when its folder cannot be written.
@@ -132,8 +146,17 @@ class CheckAllApi(APIView):
 
 
 class StatusApi(APIView):
-    @extend_schema(operation_id="status", responses=StatusOutputSerializer)
+    @extend_schema(
+        operation_id="status",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: StatusOutputSerializer, 404: NOT_FOUND},
+    )
     def get(self, request: Request) -> HttpResponse:
-        """Every site's current state, from the site rows in one query."""
+        """The current state of every site of your projects, from the site rows in one query."""
+        project_id = project_from_query(request)
+        if project_id is None:
+            projects = list(project_list(user=request.user).values_list("pk", flat=True))
+        else:
+            projects = [project_id]
         # Already JSON (built by the database on PostgreSQL): sent as it is.
-        return HttpResponse(status_json(), content_type="application/json")
+        return HttpResponse(status_json(project_ids=projects), content_type="application/json")

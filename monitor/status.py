@@ -41,10 +41,11 @@ _ENTRY = """format(
 )"""
 
 
-def status_json() -> bytes:
-    """{"sites": [...]}, one entry per site, ordered by id."""
+def status_json(*, project_ids: list[int]) -> bytes:
+    """{"sites": [...]}, one entry per site of these projects, ordered by id."""
     if connection.vendor != "postgresql":
-        rows = Site.objects.order_by("id").values_list(*STATUS_COLUMNS)
+        sites = Site.objects.filter(project_id__in=project_ids)
+        rows = sites.order_by("id").values_list(*STATUS_COLUMNS)
         return orjson.dumps({"sites": site_statuses(rows)})
     # Site.up's rule, handed to SQL rather than written there a second time.
     up_cases = " ".join("WHEN %s THEN %s" for _ in UP_BY_STATUS)
@@ -53,11 +54,14 @@ def status_json() -> bytes:
         up_params += [status, "null" if up is None else str(up).lower()]
     entry = _ENTRY.format(up_cases=up_cases, checked_at=_CHECKED_AT)
     # The table name comes from _meta; values are parameters.
-    sql = f"SELECT string_agg({entry}, ',' ORDER BY id) FROM {Site._meta.db_table}"  # noqa: S608
+    sql = (
+        f"SELECT string_agg({entry}, ',' ORDER BY id) FROM {Site._meta.db_table}"  # noqa: S608
+        " WHERE project_id = ANY(%s)"
+    )
     zone = timezone.get_current_timezone_name()
     with transaction.atomic(), connection.cursor() as cursor:
         if zone != "UTC":  # Django's connections run in UTC; format in the user's zone
             cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone])
-        cursor.execute(sql, up_params)
+        cursor.execute(sql, [*up_params, list(project_ids)])
         [sites] = cursor.fetchone()
     return b'{"sites":[' + (sites or "").encode() + b"]}"

@@ -49,7 +49,10 @@ def queue_checks(site_ids: list[int], *, claim: datetime | None = None) -> int:
     return len(site_ids)
 
 
-def queue_all_checks() -> int:
-    """Queue a check of every enabled site now (the seed's check-all)."""
-    ids = list(Site.objects.filter(enabled=True).values_list("id", flat=True))
+def queue_all_checks(*, project_ids: list[int] | None = None) -> int:
+    """Queue a check of every enabled site now (the seed's check-all), or of some projects'."""
+    sites = Site.objects.filter(enabled=True)
+    if project_ids is not None:
+        sites = sites.filter(project_id__in=project_ids)
+    ids = list(sites.values_list("id", flat=True))
     return queue_checks(ids)

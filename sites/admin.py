@@ -36,7 +36,7 @@ STATE_FIELDS = (
 class SiteForm(forms.ModelForm):
     class Meta:
         model = Site
-        fields = ("url", "name", "interval", "timeout", "enabled")
+        fields = ("project", "url", "name", "interval", "timeout", "enabled")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -46,6 +46,7 @@ class SiteForm(forms.ModelForm):
             # address refused since it was added) still have a field to show on.
             self.fields["url"].disabled = True
             self.fields["url"].help_text = "To monitor another URL, add a new site."
+            self.fields["project"].disabled = True
 
 
 @admin.register(Site)
@@ -54,6 +55,7 @@ class SiteAdmin(admin.ModelAdmin):
     list_display = (
         "url",
         "name",
+        "project",
         "coloured_status",
         "enabled",
         "interval",
@@ -61,11 +63,11 @@ class SiteAdmin(admin.ModelAdmin):
         "response_time",
         "reason",
     )
-    list_filter = ("status", "enabled")
+    list_filter = ("status", "enabled", "project")
     search_fields = ("url", "name")
     actions = ("check_now", "enable", "disable")
     fieldsets = (
-        (None, {"fields": ("url", "name", "interval", "timeout", "enabled")}),
+        (None, {"fields": ("project", "url", "name", "interval", "timeout", "enabled")}),
         ("State (written by the monitor)", {"fields": STATE_FIELDS}),
         ("Checks", {"fields": ("recent_checks",)}),
     )
@@ -129,7 +131,7 @@ class SiteAdmin(admin.ModelAdmin):
                 fresh = Site.objects.get(pk=obj.pk)
                 obj.next_check_at = site_update(site=fresh, **changes).next_check_at
         else:
-            values = {f: form.cleaned_data[f] for f in ("url", *EDITABLE_FIELDS)}
+            values = {f: form.cleaned_data[f] for f in ("project", "url", *EDITABLE_FIELDS)}
             created = site_create(**values)
             obj.pk, obj.next_check_at = created.pk, created.next_check_at
 

@@ -7,41 +7,60 @@ module; each combined class only inherits, it adds no behaviour.
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sites.models import Site
+from sites.selectors import site_get, site_list
 from sites.serializers import (
     SiteCreateInputSerializer,
     SiteListOutputSerializer,
     SiteOutputSerializer,
     SiteUpdateInputSerializer,
 )
-from sites.services import site_create, site_delete, site_get, site_update
+from sites.services import site_create, site_delete, site_update
+from teams.access import Action, require
+from teams.models import Project
+from teams.selectors import project_get
+from teams.services import personal_project_ensure
 from uptime.api import JSONParser
-
-MAX_ID_DIGITS = len(str(2**63 - 1))
 
 SITE_ID_PARAMETER = OpenApiParameter(
     "site_id", int, OpenApiParameter.PATH, description="The site's id."
 )
 BAD_INPUT = OpenApiResponse(description="Invalid input; each offending field is named.")
-NOT_FOUND = OpenApiResponse(description="No site has this id.")
+NOT_FOUND = OpenApiResponse(description="No site of yours has this id.")
+FORBIDDEN = OpenApiResponse(description="Your role in the site's project does not allow this.")
+PROJECT_PARAMETER = OpenApiParameter(
+    "project", int, OpenApiParameter.QUERY, description="Only this project's sites."
+)
 
 
-def get_site_or_404(site_id: str) -> Site:
-    """The site with this id (as the URL spells it), or a 404 for anything else."""
-    # isascii: str.isdigit() accepts "²", which int() refuses; and int() refuses
-    # strings of over 4300 digits. A 64-bit id has at most 19 digits, and one
-    # past 2**63 is safe to look up: Django answers it with an empty result.
-    if not (site_id.isascii() and site_id.isdigit()) or len(site_id) > MAX_ID_DIGITS:
-        raise NotFound(f"No site has the id {site_id!r}.")
+def get_site_or_404(request: Request, site_id: str, *, action: Action = Action.READ) -> Site:
+    """The user's site with this id, or a 404 (another project's site is not theirs to see).
+
+    For an action beyond reading, the user's role must allow it (else 403).
+    """
     try:
-        return site_get(int(site_id))
+        site = site_get(user=request.user, site_id=site_id)
     except Site.DoesNotExist:
-        raise NotFound(f"No site has the id {site_id}.") from None
+        raise NotFound(f"No site has the id {site_id!r}.") from None
+    if action != Action.READ:
+        require(user=request.user, project=site.project_id, action=action)
+    return site
+
+
+def project_from_query(request: Request) -> int | None:
+    """?project=<id>: one of the user's projects (404 for any other), or None."""
+    raw = request.query_params.get("project")
+    if raw is None:
+        return None
+    try:
+        return project_get(user=request.user, project_id=raw).pk
+    except Project.DoesNotExist:
+        raise NotFound(f"No project has the id {raw!r}.") from None
 
 
 class SiteApiView(APIView):
@@ -51,10 +70,14 @@ class SiteApiView(APIView):
 
 
 class SiteListApi(SiteApiView):
-    @extend_schema(operation_id="site_list", responses=SiteListOutputSerializer)
+    @extend_schema(
+        operation_id="site_list",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: SiteListOutputSerializer, 404: NOT_FOUND},
+    )
     def get(self, request: Request) -> Response:
-        """Every site, with its settings and current state."""
-        sites = Site.objects.all()
+        """Every site of your projects, with its settings and current state."""
+        sites = site_list(user=request.user, project_id=project_from_query(request))
         return Response(SiteListOutputSerializer({"sites": sites}).data)
 
 
@@ -62,13 +85,20 @@ class SiteCreateApi(SiteApiView):
     @extend_schema(
         operation_id="site_create",
         request=SiteCreateInputSerializer,
-        responses={201: SiteOutputSerializer, 400: BAD_INPUT},
+        responses={201: SiteOutputSerializer, 400: BAD_INPUT, 403: FORBIDDEN},
     )
     def post(self, request: Request) -> Response:
-        """Add a site to monitor; it is checked straight away."""
+        """Add a site to monitor (to your personal project by default); it is checked at once."""
         serializer = SiteCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        site = site_create(**serializer.validated_data)
+        values = dict(serializer.validated_data)
+        project_id = values.pop("project", None)
+        if project_id is None:
+            project = personal_project_ensure(user=request.user)
+        else:
+            project = _project_for_write(request, project_id)
+        require(user=request.user, project=project, action=Action.EDIT_MONITORS)
+        site = site_create(project=project, **values)
         return Response(SiteOutputSerializer(site).data, status=status.HTTP_201_CREATED)
 
 
@@ -80,7 +110,7 @@ class SiteGetApi(SiteApiView):
     )
     def get(self, request: Request, site_id: str) -> Response:
         """One site, with its settings and current state."""
-        return Response(SiteOutputSerializer(get_site_or_404(site_id)).data)
+        return Response(SiteOutputSerializer(get_site_or_404(request, site_id)).data)
 
 
 class SiteUpdateApi(SiteApiView):
@@ -88,11 +118,11 @@ class SiteUpdateApi(SiteApiView):
         operation_id="site_update",
         parameters=[SITE_ID_PARAMETER],
         request=SiteUpdateInputSerializer,
-        responses={200: SiteOutputSerializer, 400: BAD_INPUT, 404: NOT_FOUND},
+        responses={200: SiteOutputSerializer, 400: BAD_INPUT, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def patch(self, request: Request, site_id: str) -> Response:
         """Change a site's name, interval, timeout or enabled; nothing else can change."""
-        site = get_site_or_404(site_id)
+        site = get_site_or_404(request, site_id, action=Action.EDIT_MONITORS)
         serializer = SiteUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         site = site_update(site=site, **serializer.validated_data)
@@ -103,12 +133,22 @@ class SiteDeleteApi(SiteApiView):
     @extend_schema(
         operation_id="site_delete",
         parameters=[SITE_ID_PARAMETER],
-        responses={204: None, 404: NOT_FOUND},
+        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def delete(self, request: Request, site_id: str) -> Response:
         """Stop monitoring a site; its checks and transitions are deleted with it."""
-        site_delete(site=get_site_or_404(site_id))
+        site_delete(site=get_site_or_404(request, site_id, action=Action.EDIT_MONITORS))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _project_for_write(request: Request, project_id: int) -> Project:
+    try:
+        return project_get(user=request.user, project_id=project_id)
+    except Project.DoesNotExist:
+        # A field of the body, not the URL: a 400 naming it, like any bad value.
+        raise ValidationError(
+            {"project": [f"You have no project with the id {project_id}."]}
+        ) from None
 
 
 class SiteCollectionApi(SiteListApi, SiteCreateApi):

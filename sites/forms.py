@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from sites.models import MAX_INTERVAL, MAX_TIMEOUT, MIN_INTERVAL, Site
 from sites.services import site_create
 from sites.targets import MAX_URL_LENGTH
+from teams.models import Project
 
 
 class SiteForm(forms.Form):
@@ -44,10 +45,10 @@ class SiteForm(forms.Form):
         widget=forms.NumberInput(attrs={"min": 1, "max": MAX_TIMEOUT}),
     )
 
-    def save(self) -> Site | None:
+    def save(self, *, project: Project) -> Site | None:
         """Create the site through sites.services, or attach its errors to the form."""
         try:
-            return site_create(**self.cleaned_data)
+            return site_create(project=project, **self.cleaned_data)
         except ValidationError as exc:
             self._add_service_errors(exc)
             return None

@@ -10,6 +10,7 @@ from sites.targets import MAX_URL_LENGTH, clean_target
 MIN_INTERVAL = 10
 MAX_INTERVAL = 86_400
 MAX_TIMEOUT = 60
+DUPLICATE_URL = "A site with this URL is already monitored in this project."
 
 
 class Site(models.Model):
@@ -25,11 +26,9 @@ class Site(models.Model):
         UP = "up", "Up"
         DOWN = "down", "Down"
 
-    url = models.CharField(
-        max_length=MAX_URL_LENGTH,
-        unique=True,
-        error_messages={"unique": "A site with this URL is already monitored."},
-    )
+    project = models.ForeignKey("teams.Project", on_delete=models.CASCADE, related_name="sites")
+    # Unique per project (Meta.constraints; clean() names the url field in the error).
+    url = models.CharField(max_length=MAX_URL_LENGTH)
     name = models.CharField(max_length=200, blank=True)
     interval = models.PositiveIntegerField(
         default=60,
@@ -64,6 +63,9 @@ class Site(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "url"], name="site_url_once_per_project")
+        ]
         indexes = [
             # The dispatcher asks "which enabled sites are due?" every few seconds.
             models.Index(
@@ -94,12 +96,19 @@ class Site(models.Model):
         # length check would only repeat its message.
         super().clean_fields(exclude={*(exclude or ()), "url"})
 
+    def validate_constraints(self, exclude=None) -> None:
+        # clean() checks the per-project URL rule, with an error on the url field.
+        super().validate_constraints(exclude={*(exclude or ()), "url"})
+
     def clean(self) -> None:
         errors = {}
         try:
             self.url = clean_target(self.url)
         except ValidationError as exc:
             errors["url"] = exc.messages
+        else:
+            if self.project_id and self.url_taken():
+                errors["url"] = [DUPLICATE_URL]
         if any(unicodedata.category(ch) == "Cc" for ch in self.name or ""):
             # A name is one line of display text; a tab, newline or escape
             # code would garble the dashboard, the logs and notifications.
@@ -111,3 +120,8 @@ class Site(models.Model):
             ]
         if errors:
             raise ValidationError(errors)
+
+    def url_taken(self) -> bool:
+        """Whether another site of the same project monitors this URL."""
+        others = Site.objects.filter(project_id=self.project_id, url=self.url)
+        return others.exclude(pk=self.pk).exists()

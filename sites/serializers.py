@@ -94,6 +94,9 @@ class SiteCreateInputSerializer(StrictInputSerializer):
     url = serializers.CharField(
         help_text='http(s) URL; a bare host such as "example.com" means https://.'
     )
+    project = serializers.IntegerField(
+        required=False, min_value=1, help_text="The project's id; your personal project if omitted."
+    )
     name = serializers.CharField(required=False, allow_blank=True)
     interval = interval_field()
     timeout = timeout_field()
@@ -116,6 +119,7 @@ class SiteUpdateInputSerializer(StrictInputSerializer):
 
 class SiteOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    project = serializers.IntegerField(source="project_id")
     url = serializers.CharField()
     name = serializers.CharField()
     interval = serializers.IntegerField()

@@ -9,17 +9,25 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from sites.models import Site
+from sites.models import DUPLICATE_URL, Site
 from sites.targets import normalize_url
+from teams.models import Project
 
 EDITABLE_FIELDS = ("name", "interval", "timeout", "enabled")
-DUPLICATE_URL = "A site with this URL is already monitored."
 
 
 def site_create(
-    *, url: str, name: str = "", interval: int = 60, timeout: int = 10, enabled: bool = True
+    *,
+    project: Project,
+    url: str,
+    name: str = "",
+    interval: int = 60,
+    timeout: int = 10,
+    enabled: bool = True,
 ) -> Site:
-    site = Site(url=url, name=name, interval=interval, timeout=timeout, enabled=enabled)
+    site = Site(
+        project=project, url=url, name=name, interval=interval, timeout=timeout, enabled=enabled
+    )
     site.next_check_at = timezone.now()  # check a new site straight away
     site.full_clean()
     return _save(site)
@@ -52,20 +60,23 @@ def site_delete(*, site: Site) -> None:
     site.delete()
 
 
-def site_get(identifier: str | int) -> Site:
-    """Find a site by id or by URL (normalised), as a user would name it.
+def site_find(identifier: str | int, *, sites=None) -> Site:
+    """Find a site by id or by URL (normalised), as an operator names it on the command line.
 
-    Raises Site.DoesNotExist for anything that names no site, including text
-    that is not a valid URL at all (no such site can exist).
+    Looks among `sites` (a queryset; every site by default). Raises
+    Site.DoesNotExist for anything that names no site, including text that is
+    not a valid URL at all, and Site.MultipleObjectsReturned for a URL
+    monitored in several projects.
     """
+    sites = Site.objects.all() if sites is None else sites
     text = str(identifier).strip()
-    if text.isdigit():
-        return Site.objects.get(pk=int(text))
+    if text.isascii() and text.isdigit() and len(text) <= 19:
+        return sites.get(pk=int(text))
     try:
         url = normalize_url(text)
     except ValidationError:
         raise Site.DoesNotExist(f"No site is monitored at {text!r}.") from None
-    return Site.objects.get(url=url)
+    return sites.get(url=url)
 
 
 def _save(site: Site) -> Site:

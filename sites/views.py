@@ -13,12 +13,13 @@ from django.db import DatabaseError, connection
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from sites import selectors
 from sites.forms import FirstAdminForm, SiteForm
 from sites.login_limits import (
     failure_record,
@@ -29,6 +30,8 @@ from sites.login_limits import (
 )
 from sites.models import Site
 from sites.services import site_delete
+from teams.access import Action, require
+from teams.services import personal_project_ensure
 
 RECENT_CHECKS = 50
 RECENT_TRANSITIONS = 20
@@ -67,12 +70,13 @@ def dashboard_login_required(view: Callable[..., HttpResponse]) -> Callable[...,
 
 def _site_list_context(request: HttpRequest) -> dict:
     """One page of sites, most urgent first, and the summary counts of all of them."""
-    summary = Site.objects.aggregate(
+    sites = selectors.site_list(user=request.user)
+    summary = sites.aggregate(
         total=Count("pk"),
         paused=Count("pk", filter=Q(enabled=False)),
         **{status: Count("pk", filter=Q(status=status)) for status in Site.Status.values},
     )
-    paginator = Paginator(_dashboard_sites(), PAGE_SIZE)
+    paginator = Paginator(_dashboard_order(sites), PAGE_SIZE)
     # The aggregate has counted them already; saves Paginator a second COUNT.
     paginator.count = summary["total"]
     page = paginator.get_page(request.GET.get("page"))
@@ -86,7 +90,7 @@ def _site_list_context(request: HttpRequest) -> dict:
     }
 
 
-def _dashboard_sites() -> QuerySet[Site]:
+def _dashboard_order(sites: QuerySet[Site]) -> QuerySet[Site]:
     # What needs attention first: down, then not yet checked, then up. The
     # unique url makes the order total, so no site shows on two pages.
     rank = Case(
@@ -95,7 +99,7 @@ def _dashboard_sites() -> QuerySet[Site]:
         default=Value(2),
         output_field=IntegerField(),
     )
-    return Site.objects.annotate(rank=rank).order_by("rank", "name", "url")
+    return sites.annotate(rank=rank).order_by("rank", "name", "url", "id")
 
 
 def _render_dashboard(request: HttpRequest, form: SiteForm) -> HttpResponse:
@@ -121,7 +125,8 @@ def site_list(request: HttpRequest) -> HttpResponse:
 @dashboard_login_required
 def site_add(request: HttpRequest) -> HttpResponse:
     form = SiteForm(request.POST)
-    site = form.save() if form.is_valid() else None
+    project = personal_project_ensure(user=request.user)
+    site = form.save(project=project) if form.is_valid() else None
     if site is None:
         return _render_dashboard(request, form)
     messages.success(request, f"Now monitoring {site}.")
@@ -131,7 +136,7 @@ def site_add(request: HttpRequest) -> HttpResponse:
 @require_GET
 @dashboard_login_required
 def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(Site, pk=pk)
+    site = _site_or_404(request, pk)
     transitions = list(site.transitions.all()[:RECENT_TRANSITIONS])
     for transition in transitions:
         # Why an alert was never sent or was held back (Slack's answer, already
@@ -155,7 +160,7 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @dashboard_login_required
 def site_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(Site, pk=pk)
+    site = _site_or_404(request, pk, action=Action.EDIT_MONITORS)
     if request.method == "GET":
         return render(request, "sites/site_confirm_delete.html", {"site": site})
     label = str(site)
@@ -165,6 +170,17 @@ def site_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         # hx-confirm delete from the list: reload the page so the message shows.
         return HttpResponseClientRedirect(reverse("dashboard"))
     return redirect("dashboard")
+
+
+def _site_or_404(request: HttpRequest, pk: int, *, action: Action = Action.READ) -> Site:
+    """The user's site, or a 404; with an action beyond reading, a 403 if their role forbids it."""
+    try:
+        site = selectors.site_get(user=request.user, site_id=pk)
+    except Site.DoesNotExist:
+        raise Http404("No such site.") from None
+    if action != Action.READ:
+        require(user=request.user, project=site.project_id, action=action)
+    return site
 
 
 @require_http_methods(["GET", "POST"])

@@ -10,8 +10,10 @@ import socket
 import pytest
 from django.conf import settings as django_settings
 from pytest_httpserver import HTTPServer
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from teams.tokens import token_create
+from tests.factories import alice
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -20,19 +22,21 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password="s3cret-pass")
+def user(db):
+    return alice()
 
 
 @pytest.fixture
 def token(user):
-    return Token.objects.create(user=user)
+    """alice's API key."""
+    _, key = token_create(user=user, name="tests")
+    return key
 
 
 @pytest.fixture
 def api_client(token):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

@@ -10,6 +10,7 @@ from monitor.checking import check_sites
 from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 
 SITES = reverse("admin:sites_site_changelist")
 CHECKS = reverse("admin:monitor_check_changelist")
@@ -19,13 +20,20 @@ TRANSITIONS = reverse("admin:monitor_transition_changelist")
 @pytest.fixture
 def down_site(db, refused_url):
     """A site on a closed port, checked once: one Check, one Transition to down."""
-    site = site_create(url=refused_url, name="Closed port")
+    site = site_create(project=alice_project(), url=refused_url, name="Closed port")
     check_sites([site.id])
     return site
 
 
 def site_form(**overrides) -> dict:
-    data = {"url": "", "name": "", "interval": "60", "timeout": "10", "enabled": "on"}
+    data = {
+        "project": str(alice_project().pk),
+        "url": "",
+        "name": "",
+        "interval": "60",
+        "timeout": "10",
+        "enabled": "on",
+    }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -57,8 +65,8 @@ def test_the_site_changelist_shows_status_and_reason(admin_client, down_site):
 
 
 def test_searching_sites_matches_name_and_url(admin_client, db):
-    site_create(url="http://127.0.0.1:8001/", name="Billing")
-    site_create(url="http://127.0.0.1:8002/", name="Search")
+    site_create(project=alice_project(), url="http://127.0.0.1:8001/", name="Billing")
+    site_create(project=alice_project(), url="http://127.0.0.1:8002/", name="Search")
 
     by_name = admin_client.get(SITES, {"q": "billing"}).text
     by_url = admin_client.get(SITES, {"q": "8002"}).text
@@ -69,7 +77,7 @@ def test_searching_sites_matches_name_and_url(admin_client, db):
 
 def test_the_check_changelist_filters_by_site(admin_client, down_site, httpserver):
     httpserver.expect_request("/").respond_with_data("ok")
-    other = site_create(url=httpserver.url_for("/"), name="Other")
+    other = site_create(project=alice_project(), url=httpserver.url_for("/"), name="Other")
     check_sites([other.id])
 
     response = admin_client.get(CHECKS, {"site__id__exact": down_site.id})
@@ -89,7 +97,7 @@ def test_the_site_page_shows_recent_checks_and_links_to_all(admin_client, down_s
 
 def test_check_now_records_a_check_even_for_a_disabled_site(admin_client, db, httpserver):
     httpserver.expect_request("/").respond_with_data("ok")
-    site = site_create(url=httpserver.url_for("/"), enabled=False)
+    site = site_create(project=alice_project(), url=httpserver.url_for("/"), enabled=False)
 
     response = act(admin_client, "check_now", site)
 
@@ -101,7 +109,7 @@ def test_check_now_records_a_check_even_for_a_disabled_site(admin_client, db, ht
 
 def test_check_now_counts_the_sites_that_are_down(admin_client, down_site, httpserver):
     httpserver.expect_request("/").respond_with_data("ok")
-    up = site_create(url=httpserver.url_for("/"))
+    up = site_create(project=alice_project(), url=httpserver.url_for("/"))
 
     response = act(admin_client, "check_now", down_site, up)
 
@@ -109,7 +117,7 @@ def test_check_now_counts_the_sites_that_are_down(admin_client, down_site, https
 
 
 def test_disable_then_enable_toggles_and_reenabling_makes_the_site_due_now(admin_client, db):
-    site = site_create(url="http://127.0.0.1:8080/")
+    site = site_create(project=alice_project(), url="http://127.0.0.1:8080/")
     Site.objects.filter(pk=site.pk).update(next_check_at=timezone.now() + timedelta(days=1))
 
     disabled = act(admin_client, "disable", site)
@@ -126,7 +134,7 @@ def test_disable_then_enable_toggles_and_reenabling_makes_the_site_due_now(admin
 
 
 def test_enable_reports_a_site_whose_address_is_now_refused(admin_client, db, settings):
-    site = site_create(url="http://127.0.0.1:8080/", enabled=False)
+    site = site_create(project=alice_project(), url="http://127.0.0.1:8080/", enabled=False)
     settings.UPTIME_ALLOW_PRIVATE_TARGETS = False
 
     response = act(admin_client, "enable", site)
@@ -165,18 +173,18 @@ def test_adding_a_site_with_a_timeout_over_its_interval_shows_the_error(admin_cl
 
 
 def test_adding_a_duplicate_url_shows_the_error(admin_client, db):
-    site_create(url="http://127.0.0.1:8080/")
+    site_create(project=alice_project(), url="http://127.0.0.1:8080/")
 
     response = admin_client.post(
         reverse("admin:sites_site_add"), site_form(url="HTTP://127.0.0.1:8080")
     )
 
-    assert "A site with this URL is already monitored." in response.text
+    assert "A site with this URL is already monitored in this project." in response.text
     assert Site.objects.count() == 1
 
 
 def test_editing_keeps_the_url_and_reenabling_makes_the_site_due_now(admin_client, db):
-    site = site_create(url="http://127.0.0.1:8080/", enabled=False)
+    site = site_create(project=alice_project(), url="http://127.0.0.1:8080/", enabled=False)
     Site.objects.filter(pk=site.pk).update(next_check_at=timezone.now() - timedelta(days=1))
     before = timezone.now()
 
@@ -192,7 +200,7 @@ def test_editing_keeps_the_url_and_reenabling_makes_the_site_due_now(admin_clien
 
 
 def test_the_url_of_an_existing_site_is_shown_but_not_editable(admin_client, db):
-    site = site_create(url="http://127.0.0.1:8080/")
+    site = site_create(project=alice_project(), url="http://127.0.0.1:8080/")
 
     form = (
         admin_client.get(reverse("admin:sites_site_change", args=[site.id]))
@@ -205,7 +213,7 @@ def test_the_url_of_an_existing_site_is_shown_but_not_editable(admin_client, db)
 
 
 def test_editing_a_site_whose_address_is_now_refused_shows_why(admin_client, db, settings):
-    site = site_create(url="http://127.0.0.1:8080/")
+    site = site_create(project=alice_project(), url="http://127.0.0.1:8080/")
     settings.UPTIME_ALLOW_PRIVATE_TARGETS = False
 
     response = admin_client.post(

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 from monitor.models import Check
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 
 # (method, path, JSON body); "{id}" is filled with a real site's id.
 ROUTES = [
@@ -26,7 +27,7 @@ CSRF_SECRET = "a" * 32  # any 32 letters and digits is a well-formed CSRF secret
 
 @pytest.fixture
 def site(db, refused_url):
-    return site_create(url=refused_url, name="mine")
+    return site_create(project=alice_project(), url=refused_url, name="mine")
 
 
 def call(client: APIClient, method: str, path: str, body: dict | None, site: Site, **extra):

@@ -38,6 +38,7 @@ import monitor.probe
 from monitor.net import AddressNotAllowed, check_address, resolve
 from monitor.probe import ErrorKind, Target, probe
 from sites.models import Site
+from tests.factories import alice_project
 from uptime.wsgi import application
 
 FUZZED_OPERATIONS = [
@@ -205,7 +206,7 @@ def probe_offline(fuzz_settings, monkeypatch, no_outside_network):
 def auth_headers(transactional_db, token):
     # transactional_db: the WSGI handler closes the database connection after
     # each request, which would break the `db` fixture's wrapping transaction.
-    return {"Authorization": f"Token {token.key}"}
+    return {"Authorization": f"Token {token}"}
 
 
 @pytest.fixture
@@ -225,6 +226,7 @@ def reset_fuzz_site() -> None:
             "interval": 60,
             "timeout": 10,
             "enabled": True,
+            "project": alice_project(),
         },
     )
 

@@ -7,6 +7,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from sites.services import site_create
+from tests.factories import alice_project
 
 SECRET = "T0SECRET/B0SECRET/xoxSecretToken42"
 
@@ -24,7 +25,7 @@ def webhook_url(settings, refused_url):
 
 @pytest.fixture
 def site(db, refused_url):
-    return site_create(url=refused_url, name="mine")
+    return site_create(project=alice_project(), url=refused_url, name="mine")
 
 
 @pytest.mark.parametrize("path", ["/api/site", "/api/status", "/api/schema"])

@@ -3,9 +3,9 @@
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from teams.tokens import token_create
 from uptime import settings as uptime_settings
 from uptime.env import env_rate
 
@@ -34,7 +34,7 @@ def test_each_user_has_their_own_count(api_client, django_user_model, settings):
     assert api_client.get("/api/status").status_code == 429
     bob = django_user_model.objects.create_user(username="bob", password="x")
     other = APIClient()
-    other.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=bob).key}")
+    other.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=bob, name='t')[1]}")
     assert other.get("/api/status").status_code == 200
 
 

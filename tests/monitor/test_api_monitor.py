@@ -14,6 +14,7 @@ from monitor.models import Check
 from monitor.serializers import StatusOutputSerializer
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 from uptime.celery import app as celery_app
 
 RESULT_KEYS = {"up", "url", "checkedAt", "statusCode", "responseTimeMs", "error"}
@@ -147,7 +148,7 @@ def test_ping_of_a_private_address_is_400_when_private_targets_are_off(
 
 def test_check_probes_and_records_an_up_site(api_client, httpserver):
     httpserver.expect_request("/").respond_with_data("ok")
-    site = site_create(url=httpserver.url_for("/"))
+    site = site_create(project=alice_project(), url=httpserver.url_for("/"))
     response = api_client.post(f"/api/check/{site.id}")
     assert response.status_code == 200
     body = response.json()
@@ -160,7 +161,7 @@ def test_check_probes_and_records_an_up_site(api_client, httpserver):
 
 def test_check_records_a_down_site_with_its_reason(api_client, httpserver):
     httpserver.expect_request("/").respond_with_data("broken", status=500)
-    site = site_create(url=httpserver.url_for("/"))
+    site = site_create(project=alice_project(), url=httpserver.url_for("/"))
     body = api_client.post(f"/api/check/{site.id}/").json()
     assert body["up"] is False and body["statusCode"] == 500
     assert body["error"]["kind"] == "http_status"
@@ -170,7 +171,7 @@ def test_check_records_a_down_site_with_its_reason(api_client, httpserver):
 
 def test_check_probes_a_disabled_site_too(api_client, httpserver):
     httpserver.expect_request("/").respond_with_data("ok")
-    site = site_create(url=httpserver.url_for("/"), enabled=False)
+    site = site_create(project=alice_project(), url=httpserver.url_for("/"), enabled=False)
     assert api_client.post(f"/api/check/{site.id}").json()["up"] is True
     assert Check.objects.filter(site=site).exists()
 
@@ -183,7 +184,7 @@ def test_check_of_an_unknown_site_is_404(api_client, site_id):
 
 
 def test_check_answers_only_post(api_client, refused_url):
-    site = site_create(url=refused_url)
+    site = site_create(project=alice_project(), url=refused_url)
     assert api_client.get(f"/api/check/{site.id}").status_code == 405
     assert not Check.objects.exists()
 
@@ -194,9 +195,9 @@ def test_check_answers_only_post(api_client, refused_url):
 def test_check_all_queues_every_enabled_site_and_eager_mode_checks_them(api_client, httpserver):
     httpserver.expect_request("/a").respond_with_data("ok")
     httpserver.expect_request("/b").respond_with_data("down", status=503)
-    up = site_create(url=httpserver.url_for("/a"))
-    down = site_create(url=httpserver.url_for("/b"))
-    disabled = site_create(url=httpserver.url_for("/c"), enabled=False)
+    up = site_create(project=alice_project(), url=httpserver.url_for("/a"))
+    down = site_create(project=alice_project(), url=httpserver.url_for("/b"))
+    disabled = site_create(project=alice_project(), url=httpserver.url_for("/c"), enabled=False)
 
     response = api_client.post("/api/check-all")
     assert response.status_code == 202
@@ -242,7 +243,7 @@ def unreachable_broker(request, refused_url, tmp_path):
 def test_check_all_answers_503_when_the_broker_cannot_be_reached(
     api_client, refused_url, unreachable_broker
 ):
-    site_create(url=refused_url)
+    site_create(project=alice_project(), url=refused_url)
     response = api_client.post("/api/check-all")
     assert response.status_code == 503
     assert "CELERY_BROKER_URL" in response.json()["detail"]
@@ -253,7 +254,7 @@ def test_check_all_answers_503_when_the_broker_cannot_be_reached(
 
 
 def test_status_answers_one_entry_per_site_unknown_before_any_check(api_client, refused_url):
-    site = site_create(url=refused_url, name="nothing here")
+    site = site_create(project=alice_project(), url=refused_url, name="nothing here")
     response = api_client.get("/api/status")
     assert response.status_code == 200
     [entry] = response.json()["sites"]
@@ -264,8 +265,8 @@ def test_status_answers_one_entry_per_site_unknown_before_any_check(api_client, 
 
 def test_status_shows_the_latest_check_of_each_site(api_client, httpserver, refused_url):
     httpserver.expect_request("/").respond_with_data("ok")
-    up = site_create(url=httpserver.url_for("/"))
-    down = site_create(url=refused_url)
+    up = site_create(project=alice_project(), url=httpserver.url_for("/"))
+    down = site_create(project=alice_project(), url=refused_url)
     api_client.post("/api/check-all")
 
     entries = {e["id"]: e for e in api_client.get("/api/status/").json()["sites"]}
@@ -284,11 +285,11 @@ def _status_queries(client) -> list[str]:
 
 
 def test_status_reads_the_site_rows_in_one_query_without_scanning_checks(api_client, refused_url):
-    site = site_create(url=refused_url)
+    site = site_create(project=alice_project(), url=refused_url)
     api_client.post(f"/api/check/{site.id}")
     with_one_site = _status_queries(api_client)
     for port in (8001, 8002, 8003):
-        site_create(url=f"http://127.0.0.1:{port}/")
+        site_create(project=alice_project(), url=f"http://127.0.0.1:{port}/")
     with_four_sites = _status_queries(api_client)
 
     # The other query is the token lookup.
@@ -322,7 +323,7 @@ def test_the_seed_flow_add_list_get_check_status_delete(api_client, httpserver):
 
 
 def _site_in_state(url: str, **state) -> Site:
-    site = site_create(url=url, name=state.pop("name", ""))
+    site = site_create(project=alice_project(), url=url, name=state.pop("name", ""))
     Site.objects.filter(pk=site.pk).update(**state)
     return site
 

@@ -16,6 +16,7 @@ from werkzeug import Response
 from monitor.models import Check
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -166,7 +167,7 @@ def test_ping_from_the_shell_exits_two_on_a_bad_url_with_a_plain_message():
 
 def test_check_site_records_an_up_check_and_updates_the_site(db, httpserver):
     httpserver.expect_request("/").respond_with_data("ok")
-    site = site_create(url=httpserver.url_for("/"))
+    site = site_create(project=alice_project(), url=httpserver.url_for("/"))
 
     out, _ = run("check_site", str(site.id))
 
@@ -180,7 +181,7 @@ def test_check_site_records_an_up_check_and_updates_the_site(db, httpserver):
 
 def test_check_site_finds_a_site_by_its_url_as_typed(db, httpserver):
     httpserver.expect_request("/").respond_with_data("ok")
-    site = site_create(url=httpserver.url_for("/"))
+    site = site_create(project=alice_project(), url=httpserver.url_for("/"))
 
     out, _ = run("check_site", f"HTTP://LOCALHOST:{httpserver.port}", "--json")
 
@@ -188,7 +189,7 @@ def test_check_site_finds_a_site_by_its_url_as_typed(db, httpserver):
 
 
 def test_check_site_records_a_down_check_and_exits_one(db, refused_url):
-    site = site_create(url=refused_url)
+    site = site_create(project=alice_project(), url=refused_url)
 
     code, out = run_expecting_exit("check_site", str(site.id))
 
@@ -201,7 +202,7 @@ def test_check_site_records_a_down_check_and_exits_one(db, refused_url):
 
 def test_check_site_checks_a_disabled_site_too(db, httpserver):
     httpserver.expect_request("/").respond_with_data("ok")
-    site = site_create(url=httpserver.url_for("/"), enabled=False)
+    site = site_create(project=alice_project(), url=httpserver.url_for("/"), enabled=False)
 
     run("check_site", str(site.id))
 
@@ -229,9 +230,9 @@ def test_check_all_checks_every_enabled_site_and_exits_one_if_any_is_down(
     db, httpserver, refused_url
 ):
     httpserver.expect_request("/").respond_with_data("ok")
-    up = site_create(url=httpserver.url_for("/"))
-    down = site_create(url=refused_url)
-    paused = site_create(url="http://x.invalid/", enabled=False)
+    up = site_create(project=alice_project(), url=httpserver.url_for("/"))
+    down = site_create(project=alice_project(), url=refused_url)
+    paused = site_create(project=alice_project(), url="http://x.invalid/", enabled=False)
 
     code, out = run_expecting_exit("check_all")
 
@@ -247,8 +248,8 @@ def test_check_all_checks_every_enabled_site_and_exits_one_if_any_is_down(
 def test_check_all_succeeds_when_every_site_is_up(db, httpserver):
     httpserver.expect_request("/a").respond_with_data("ok")
     httpserver.expect_request("/b").respond_with_data("ok")
-    site_create(url=httpserver.url_for("/a"))
-    site_create(url=httpserver.url_for("/b"))
+    site_create(project=alice_project(), url=httpserver.url_for("/a"))
+    site_create(project=alice_project(), url=httpserver.url_for("/b"))
 
     out, _ = run("check_all", "--json")
 

@@ -21,6 +21,7 @@ from notifications.delivery import WITHHELD, deliver_transition
 from notifications.models import NotificationAttempt, WebhookPacing
 from notifications.tasks import sweep_pending_notifications
 from sites.models import Site
+from tests.factories import alice_project
 
 Status = Transition.NotificationStatus
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,9 @@ def texts(server) -> list[str]:
 def make_sites(count: int) -> list[Site]:
     # Created directly: site_create() would validate (and resolve) the host.
     return [
-        Site.objects.create(url=f"https://site{n}.invalid/", status=Site.Status.UP)
+        Site.objects.create(
+            project=alice_project(), url=f"https://site{n}.invalid/", status=Site.Status.UP
+        )
         for n in range(count)
     ]
 

@@ -13,6 +13,7 @@ from monitor.recording import record_results
 from monitor.tasks import dispatch_due_checks, run_checks
 from sites.models import Site
 from sites.services import site_create, site_update
+from tests.factories import alice_project
 
 
 @pytest.fixture
@@ -21,13 +22,18 @@ def now():
 
 
 def make_site(path: str, *, due, interval=60, enabled=True) -> Site:
-    site = site_create(url=f"http://127.0.0.1:9/{path}", interval=interval, enabled=enabled)
+    site = site_create(
+        project=alice_project(),
+        url=f"http://127.0.0.1:9/{path}",
+        interval=interval,
+        enabled=enabled,
+    )
     Site.objects.filter(pk=site.pk).update(next_check_at=due)
     return site
 
 
 def test_a_new_site_is_due_at_once(db, now):
-    site = site_create(url="http://127.0.0.1:9/new")
+    site = site_create(project=alice_project(), url="http://127.0.0.1:9/new")
     assert site.next_check_at <= timezone.now()
     assert claim_due_sites() == [site.id]
 
@@ -72,8 +78,10 @@ def test_re_enabling_a_site_makes_it_due_now(db, now):
 
 def test_the_dispatch_task_checks_every_due_site(db, httpserver, now):
     httpserver.expect_request("/up").respond_with_data("ok")
-    up = site_create(url=httpserver.url_for("/up"))
-    down = site_create(url=httpserver.url_for("/gone"))  # pytest-httpserver answers 500
+    up = site_create(project=alice_project(), url=httpserver.url_for("/up"))
+    down = site_create(
+        project=alice_project(), url=httpserver.url_for("/gone")
+    )  # pytest-httpserver answers 500
     assert dispatch_due_checks() == 2
     up.refresh_from_db()
     down.refresh_from_db()
@@ -99,7 +107,7 @@ def test_a_lost_check_is_claimed_again_once_its_claim_expires(db, now):
 
 def test_recording_a_result_releases_the_claim(db, httpserver, now):
     httpserver.expect_request("/").respond_with_data("ok")
-    site = site_create(url=httpserver.url_for("/"), interval=10)
+    site = site_create(project=alice_project(), url=httpserver.url_for("/"), interval=10)
     claim = timezone.now()
     [claimed] = claim_due_sites(claim)
     check_sites([claimed], claim=claim)
@@ -113,7 +121,10 @@ def test_a_claimed_check_is_recorded_once_however_often_its_task_runs(db, httpse
     the same message again: the site no longer holds that claim, so it is
     neither probed nor recorded a second time."""
     httpserver.expect_request("/").respond_with_data("ok")
-    sites = [site_create(url=httpserver.url_for(f"/?n={n}"), interval=60) for n in range(3)]
+    sites = [
+        site_create(project=alice_project(), url=httpserver.url_for(f"/?n={n}"), interval=60)
+        for n in range(3)
+    ]
     claim = timezone.now()
     ids = claim_due_sites(claim)
     assert sorted(ids) == [s.id for s in sites]

@@ -23,6 +23,7 @@ from monitor.probe import ProbeResult
 from monitor.recording import record_results
 from monitor.tasks_history import prune_history
 from sites.services import site_create
+from tests.factories import alice_project
 
 HOUR, DAY = CheckRollup.Period.HOUR, CheckRollup.Period.DAY
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -30,12 +31,12 @@ T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def site(db):
-    return site_create(url="http://127.0.0.1:9/one")
+    return site_create(project=alice_project(), url="http://127.0.0.1:9/one")
 
 
 @pytest.fixture
 def other_site(db):
-    return site_create(url="http://127.0.0.1:9/two")
+    return site_create(project=alice_project(), url="http://127.0.0.1:9/two")
 
 
 def rollup(site, period, start) -> CheckRollup:
@@ -111,7 +112,9 @@ def test_a_bucket_without_response_times_takes_the_first_min_and_max_it_gets(sit
 
 
 def test_a_batch_of_five_hundred_checks_is_one_statement(db):
-    sites = [site_create(url=f"http://127.0.0.1:9/{n}") for n in range(500)]
+    sites = [
+        site_create(project=alice_project(), url=f"http://127.0.0.1:9/{n}") for n in range(500)
+    ]
     rows = [(s.id, T0 + timedelta(seconds=n), True, 40 + n) for n, s in enumerate(sites)]
     with CaptureQueriesContext(connection) as queries:
         assert add_to_rollups(rows) == 1000

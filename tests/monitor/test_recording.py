@@ -13,6 +13,7 @@ from monitor.recording import record_results
 from monitor.signals import site_status_changed
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 
 
 def result_for(site, *, up, at=None, **extra) -> ProbeResult:
@@ -24,7 +25,7 @@ def result_for(site, *, up, at=None, **extra) -> ProbeResult:
 
 @pytest.fixture
 def site(db):
-    return site_create(url="http://127.0.0.1:9/")
+    return site_create(project=alice_project(), url="http://127.0.0.1:9/")
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_a_result_older_than_the_last_one_is_stored_but_does_not_move_the_state(
 
 
 def test_a_batch_records_every_site_in_one_go(db):
-    sites = [site_create(url=f"http://127.0.0.1:9/{n}") for n in range(5)]
+    sites = [site_create(project=alice_project(), url=f"http://127.0.0.1:9/{n}") for n in range(5)]
     results = [result_for(s, up=(n % 2 == 0)) for n, s in enumerate(sites)]
     transitions = record_results(results)
     assert Check.objects.count() == 5
@@ -126,7 +127,7 @@ def test_a_rolled_back_transition_is_never_announced(
 def test_it_records_one_transition_when_workers_see_the_same_change_at_once():
     """Several threads (separate connections) record the same change together,
     round after round; each round must yield exactly one transition."""
-    site = site_create(url="http://127.0.0.1:9/race")
+    site = site_create(project=alice_project(), url="http://127.0.0.1:9/race")
     threads_per_round, rounds = 4, 6
     errors = []
     for round_no in range(rounds):

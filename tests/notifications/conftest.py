@@ -8,6 +8,7 @@ from django.utils import timezone
 from monitor.models import Check, Transition
 from monitor.probe import ErrorKind
 from sites.models import Site
+from tests.factories import alice_project
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +21,9 @@ def no_webhook_unless_a_test_sets_one(settings):
 @pytest.fixture
 def site(db):
     # Created directly: site_create() would validate (and resolve) the host.
-    return Site.objects.create(url="https://example.com", status=Site.Status.DOWN)
+    return Site.objects.create(
+        project=alice_project(), url="https://example.com", status=Site.Status.DOWN
+    )
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from monitor.probe import ErrorKind, ProbeResult
 from monitor.recording import record_results
 from notifications.receivers import enqueue_notification
 from sites.models import Site
+from tests.factories import alice_project
 from tests.notifications.helpers import answer, texts
 
 
@@ -30,7 +31,9 @@ def success(site) -> ProbeResult:
 
 @pytest.fixture
 def up_site(db):
-    return Site.objects.create(url="https://shop.example", name="Shop", status=Site.Status.UP)
+    return Site.objects.create(
+        project=alice_project(), url="https://shop.example", name="Shop", status=Site.Status.UP
+    )
 
 
 def test_a_site_going_down_then_up_sends_one_down_and_one_back_up_message(

@@ -14,6 +14,7 @@ from notifications import pacing
 from notifications.delivery import deliver_transition
 from notifications.models import NotificationAttempt, WebhookPacing
 from sites.models import Site
+from tests.factories import alice_project
 
 Outcome = NotificationAttempt.Outcome
 # Slots are a second apart; the stand-in sees them a little less or more
@@ -164,7 +165,7 @@ def test_the_webhook_url_is_stored_only_as_a_hash(slack_server, settings, db, ma
     """The URL is a secret: its pacing row is keyed by a sha256 and holds no part of it."""
     settings.SLACK_WEBHOOK_URL = slack_server.url_for("/hook/T000/B000/SECRETTOKEN")
     slack_server.expect_request("/hook/T000/B000/SECRETTOKEN").respond_with_data("ok")
-    site = Site.objects.create(url="https://example.com")
+    site = Site.objects.create(project=alice_project(), url="https://example.com")
     assert deliver_transition(make_transition(site).id).outcome == Outcome.DELIVERED
     [row] = WebhookPacing.objects.values_list()
     expected = hashlib.sha256(settings.SLACK_WEBHOOK_URL.encode()).hexdigest()

@@ -20,6 +20,7 @@ from notifications.slack import (
     post_message,
 )
 from sites.models import Site
+from tests.factories import alice_project
 from tests.notifications.helpers import answer
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -37,7 +38,7 @@ def test_a_down_message_names_the_url_the_status_the_reason_and_the_time(site, m
 
 
 def test_a_named_site_is_shown_by_name_with_its_url(db, make_transition):
-    shop = Site.objects.create(url="https://shop.example", name="Shop")
+    shop = Site.objects.create(project=alice_project(), url="https://shop.example", name="Shop")
     text = format_message(make_transition(shop, at=AT))
     assert text.startswith("*Shop* (https://shop.example) is down! (HTTP 503)")
 
@@ -84,7 +85,9 @@ def test_durations_read_as_the_two_largest_units(seconds, shown):
 
 
 def test_user_controlled_text_cannot_inject_slack_markup(db, make_transition):
-    site = Site.objects.create(url="https://example.com/?a=1&b=2", name="<!channel>")
+    site = Site.objects.create(
+        project=alice_project(), url="https://example.com/?a=1&b=2", name="<!channel>"
+    )
     transition = make_transition(site, at=AT)
     transition.check_result.error_message = "<https://evil|x> & <@U123>"
     transition.check_result.save()

@@ -226,10 +226,11 @@ def private_redis(processes, tmp_path):
 @pytest.fixture
 def web(processes, django_user_model):
     """The web app as a gunicorn process, with an API token."""
-    from rest_framework.authtoken.models import Token
-
+    from teams.tokens import token_create
+    from tests.factories import alice
     from tests.service.faults import WebServer
 
-    user = django_user_model.objects.create_user("ops", password="unused-here-7Qx")
-    server = WebServer(processes, Token.objects.create(user=user).key)
+    # alice owns the sites the tests make (tests.factories).
+    _, key = token_create(user=alice(), name="service suite")
+    server = WebServer(processes, key)
     return server

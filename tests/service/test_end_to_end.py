@@ -9,6 +9,7 @@ from django.utils import timezone
 from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 from tests.service.conftest import slack_texts, wait_for
 
 
@@ -20,7 +21,7 @@ def site_status(site: Site) -> str:
 def test_a_site_is_checked_without_a_trigger_and_each_change_is_announced_once(
     processes, target, slack
 ):
-    site = site_create(url=target.url, interval=10, timeout=2)
+    site = site_create(project=alice_project(), url=target.url, interval=10, timeout=2)
     processes.worker()
     processes.beat()
 
@@ -55,7 +56,7 @@ def test_a_site_is_checked_without_a_trigger_and_each_change_is_announced_once(
 
 
 def test_the_sweeper_delivers_a_transition_whose_message_was_lost(processes, target, slack):
-    site = site_create(url=target.url, interval=3600, enabled=False)
+    site = site_create(project=alice_project(), url=target.url, interval=3600, enabled=False)
     # A committed transition whose Celery message never went out (a crash
     # between commit and enqueue): only the database knows about it.
     # It happened a few minutes ago: the sweeper leaves young transitions to
@@ -75,7 +76,10 @@ def test_the_sweeper_delivers_a_transition_whose_message_was_lost(processes, tar
 
 
 def test_many_sites_are_checked_in_batches_by_a_real_worker(processes, target):
-    sites = [site_create(url=f"{target.url}?n={n}", interval=60) for n in range(120)]
+    sites = [
+        site_create(project=alice_project(), url=f"{target.url}?n={n}", interval=60)
+        for n in range(120)
+    ]
     processes.worker(concurrency=2)
     processes.beat()
     wait_for(

@@ -11,6 +11,7 @@ from django.utils import timezone
 from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 from tests.service.conftest import slack_texts, wait_for
 from tests.service.faults import SlowTarget
 
@@ -29,8 +30,8 @@ def test_11_two_beats_check_every_site_once_per_interval_and_alert_once(processe
     transition is announced once."""
     with SlowTarget() as steady, SlowTarget(status=503) as failing:
         for n in range(20):
-            site_create(url=steady.url(n), interval=10, timeout=2)
-        down = site_create(url=failing.url(), interval=10, timeout=2)
+            site_create(project=alice_project(), url=steady.url(n), interval=10, timeout=2)
+        down = site_create(project=alice_project(), url=failing.url(), interval=10, timeout=2)
         processes.env["UPTIME_BEAT_LOG_LEVEL"] = "INFO"  # each beat logs its ticks
         processes.worker(concurrency=2)
         processes.beat("beat1")
@@ -65,7 +66,7 @@ def test_12_after_beat_was_stopped_for_ten_minutes_each_site_is_checked_once(pro
     tick."""
     with SlowTarget() as target:
         for n in range(20):
-            site_create(url=target.url(n), interval=10, timeout=2)
+            site_create(project=alice_project(), url=target.url(n), interval=10, timeout=2)
         processes.worker(concurrency=2)
         processes.beat()
         wait_for(lambda: Check.objects.values("site").distinct().count() == 20,

@@ -19,6 +19,7 @@ import pytest
 from monitor.models import ConnectivityIncident, Transition
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 from tests.service.conftest import Target, slack_texts, wait_for
 
 SITES_PER_TARGET = 10
@@ -49,7 +50,7 @@ def test_13_losing_every_target_at_once_sends_one_connectivity_message_then_one_
     processes, targets, slack
 ):
     sites = [
-        site_create(url=f"{target.url}?n={n}", interval=10, timeout=2)
+        site_create(project=alice_project(), url=f"{target.url}?n={n}", interval=10, timeout=2)
         for target in targets
         for n in range(SITES_PER_TARGET)
     ]

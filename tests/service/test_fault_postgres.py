@@ -16,6 +16,7 @@ from monitor.probe import ProbeResult
 from monitor.recording import record_results
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 from tests.service.conftest import slack_texts, wait_for
 from tests.service.faults import SlowTarget, pg_ctl, postgres_comes_back, raw_postgres_connection
 
@@ -34,7 +35,7 @@ def test_8_a_postgres_restart_during_a_burst_heals_without_restarting_anything(
     app answers its very next request, and no site is checked twice."""
     with SlowTarget(delay=0.2) as target, postgres_comes_back():
         for n in range(40):
-            site_create(url=target.url(n), interval=10, timeout=2)
+            site_create(project=alice_project(), url=target.url(n), interval=10, timeout=2)
         running = [processes.worker(concurrency=2), processes.beat()]
         web.start()
         wait_for(lambda: all_checked_since(timezone.now() - timedelta(hours=1)),
@@ -60,7 +61,7 @@ def test_9_no_alert_for_a_transition_that_was_never_committed(processes, slack):
     server stops): nothing is committed and nothing is sent; after recovery
     the check is recorded and announced once."""
     with SlowTarget(delay=2, status=503) as target, postgres_comes_back():
-        site = site_create(url=target.url(), interval=3600, timeout=10)
+        site = site_create(project=alice_project(), url=target.url(), interval=3600, timeout=10)
         processes.worker(concurrency=1)
         processes.beat()
         wait_for(lambda: target.requests >= 1, timeout=30, what="the probe to start")
@@ -113,7 +114,9 @@ def test_10_a_rolled_back_transition_sends_no_task_and_no_message(processes, sla
     """Case 10: the transaction that would create a transition rolls back: no
     task is published and no message is sent. The same result committed is
     announced once (so the test would see a message if one were sent)."""
-    site = site_create(url="http://127.0.0.1:9/", interval=3600, enabled=False)
+    site = site_create(
+        project=alice_project(), url="http://127.0.0.1:9/", interval=3600, enabled=False
+    )
     processes.worker(concurrency=1)
 
     def failure():

@@ -10,6 +10,7 @@ from django.utils import timezone
 from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 from tests.service.conftest import slack_texts, wait_for
 from tests.service.faults import SlowTarget
 
@@ -41,8 +42,8 @@ def test_5_a_redis_restart_during_a_burst_loses_no_check_and_no_alert(
     exactly once (lost notification messages are swept up)."""
     with SlowTarget(delay=0.5) as steady, SlowTarget(delay=0.5) as failing:
         for n in range(30):
-            site_create(url=steady.url(n), interval=10, timeout=2)
-            site_create(url=failing.url(n), interval=10, timeout=2)
+            site_create(project=alice_project(), url=steady.url(n), interval=10, timeout=2)
+            site_create(project=alice_project(), url=failing.url(n), interval=10, timeout=2)
         processes.worker(concurrency=2)
         processes.beat()
         wait_for(lambda: all_checked_since(timezone.now() - timezone.timedelta(hours=1)),
@@ -67,7 +68,7 @@ def test_6_redis_down_for_a_minute_delays_the_alert_but_loses_it_not(
     the transition (the enqueue fails fast and is logged); the alert goes out
     once, after Redis is back, found by the sweeper."""
     with SlowTarget() as target:
-        site = site_create(url=target.url(), interval=3600, timeout=2)
+        site = site_create(project=alice_project(), url=target.url(), interval=3600, timeout=2)
         processes.worker(concurrency=1)
         processes.beat()
         web.start()
@@ -104,7 +105,7 @@ def test_7_a_hung_redis_makes_requests_and_tasks_fail_fast_then_all_recovers(
     a check made meanwhile commits its transition; after SIGCONT the workers
     go on and the alert is sent once."""
     with SlowTarget() as target:
-        site = site_create(url=target.url(), interval=10, timeout=2)
+        site = site_create(project=alice_project(), url=target.url(), interval=10, timeout=2)
         processes.worker(concurrency=2)
         processes.beat()
         web.start()

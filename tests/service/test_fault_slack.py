@@ -26,6 +26,7 @@ from monitor.probe import ErrorKind
 from notifications.delivery import POST_TIMEOUT
 from notifications.models import NotificationAttempt
 from sites.services import site_create
+from tests.factories import alice_project
 from tests.service.conftest import REDIS_URL, wait_for
 from uptime.celery import app
 
@@ -201,6 +202,7 @@ _site_numbers = itertools.count()
 def make_transition(name: str, *, reason: str = "HTTP 503 Service Unavailable") -> Transition:
     """A down transition for a new disabled site (beat never checks it)."""
     site = site_create(
+        project=alice_project(),
         url=f"http://127.0.0.1:9/{next(_site_numbers)}?a=1&b=2",
         name=name,
         interval=3600,

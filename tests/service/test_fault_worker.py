@@ -9,6 +9,7 @@ import warnings
 from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 from tests.service.conftest import slack_texts, wait_for
 from tests.service.faults import SlowTarget, pool_children
 from uptime.models import TaskRedelivery
@@ -27,7 +28,7 @@ def test_1_a_pool_process_killed_during_a_check_runs_it_again_once(processes, sl
     ack, reject on worker lost); the check runs again and is recorded once,
     with one transition and one alert."""
     with SlowTarget(delay=3, status=503) as target:
-        site = site_create(url=target.url(), interval=3600, timeout=10)
+        site = site_create(project=alice_project(), url=target.url(), interval=3600, timeout=10)
         worker = processes.worker(concurrency=1)
         processes.beat()
         wait_for(lambda: target.requests >= 1, timeout=30, what="the check to reach the target")
@@ -51,7 +52,7 @@ def test_2_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(processes
     every site has exactly one check for its one due time."""
     with SlowTarget(delay=2) as target:
         for n in range(40):
-            site_create(url=target.url(n), interval=3600, timeout=5)
+            site_create(project=alice_project(), url=target.url(n), interval=3600, timeout=5)
         processes.env["UPTIME_DISPATCH_BATCH"] = "5"
         processes.worker(concurrency=2)
         processes.beat()
@@ -83,7 +84,10 @@ def test_3_a_task_that_crashes_its_process_is_given_up_while_work_flows(
     from uptime.celery import app
 
     runs = tmp_path / "runs.txt"
-    sites = [site_create(url=f"{target.url}?n={n}", interval=10, timeout=2) for n in range(5)]
+    sites = [
+        site_create(project=alice_project(), url=f"{target.url}?n={n}", interval=10, timeout=2)
+        for n in range(5)
+    ]
     processes.worker("worker", 2, "--include", "tests.service.crashing_tasks")
     processes.beat()
     wait_for(lambda: Check.objects.count() >= 5, timeout=30, what="the first round of checks")
@@ -110,7 +114,7 @@ def test_4_a_warm_shutdown_finishes_running_checks_and_hands_back_the_rest(proce
     is checked exactly once."""
     with SlowTarget(delay=3) as target:
         for n in range(30):
-            site_create(url=target.url(n), interval=3600, timeout=10)
+            site_create(project=alice_project(), url=target.url(n), interval=3600, timeout=10)
         processes.env["UPTIME_DISPATCH_BATCH"] = "5"
         worker = processes.worker(concurrency=2)
         processes.beat()

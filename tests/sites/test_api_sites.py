@@ -5,9 +5,11 @@ import pytest
 from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 
 SITE_KEYS = {
     "id",
+    "project",
     "url",
     "name",
     "interval",
@@ -27,7 +29,7 @@ SITE_KEYS = {
 
 @pytest.fixture
 def site(db):
-    return site_create(url="http://127.0.0.1:8001/health", name="local")
+    return site_create(project=alice_project(), url="http://127.0.0.1:8001/health", name="local")
 
 
 def post_site(client, body, **kwargs):
@@ -180,7 +182,7 @@ def test_a_private_address_is_refused_when_private_targets_are_off(api_client, s
 
 
 def test_listing_answers_every_site_under_sites(api_client, site):
-    other = site_create(url="http://127.0.0.1:8002/")
+    other = site_create(project=alice_project(), url="http://127.0.0.1:8002/")
     response = api_client.get("/api/site")
     assert response.status_code == 200
     sites = response.json()["sites"]
@@ -290,7 +292,7 @@ def test_patching_with_nothing_usable_is_400(api_client, site, body):
 
 
 def test_deleting_a_site_answers_204_and_takes_its_checks_and_transitions(api_client, refused_url):
-    site = site_create(url=refused_url)
+    site = site_create(project=alice_project(), url=refused_url)
     assert api_client.post(f"/api/check/{site.id}").json()["up"] is False
     assert Check.objects.filter(site=site).exists()
     assert Transition.objects.filter(site=site).exists()

@@ -10,6 +10,7 @@ from monitor.checking import check_sites
 from monitor.models import Check
 from sites.models import Site
 from sites.services import site_create
+from tests.factories import alice_project
 
 
 def run(*args) -> str:
@@ -62,9 +63,9 @@ def test_add_site_refuses_a_timeout_longer_than_the_interval(db):
 
 
 def test_add_site_refuses_a_url_already_monitored_in_another_spelling(db):
-    site_create(url="http://127.0.0.1:8080/")
+    site_create(project=alice_project(), url="http://127.0.0.1:8080/")
 
-    with pytest.raises(CommandError, match="url: A site with this URL is already monitored."):
+    with pytest.raises(CommandError, match="url: A site with this URL is already monitored in this project."):
         run("add_site", "HTTP://127.0.0.1:8080")
 
     assert Site.objects.count() == 1
@@ -105,8 +106,10 @@ def test_list_sites_with_no_sites_says_how_to_add_one(db):
 
 
 def test_list_sites_prints_a_table_with_the_reason_a_site_is_down(db, refused_url):
-    down = site_create(url=refused_url, name="Closed port")
-    paused = site_create(url="http://x.invalid/", enabled=False, interval=600)
+    down = site_create(project=alice_project(), url=refused_url, name="Closed port")
+    paused = site_create(
+        project=alice_project(), url="http://x.invalid/", enabled=False, interval=600
+    )
     check_sites([down.id])
 
     lines = run("list_sites").splitlines()
@@ -120,7 +123,7 @@ def test_list_sites_prints_a_table_with_the_reason_a_site_is_down(db, refused_ur
 
 
 def test_list_sites_as_json_gives_every_site_with_its_state(db, refused_url):
-    down = site_create(url=refused_url)
+    down = site_create(project=alice_project(), url=refused_url)
     check_sites([down.id])
 
     [row] = json.loads(run("list_sites", "--json"))
@@ -141,7 +144,7 @@ def test_list_sites_as_json_with_no_sites_is_an_empty_array(db):
 
 
 def test_remove_site_by_id_deletes_the_site_and_its_checks(db, refused_url):
-    site = site_create(url=refused_url)
+    site = site_create(project=alice_project(), url=refused_url)
     check_sites([site.id])
 
     out = run("remove_site", str(site.id))
@@ -152,8 +155,8 @@ def test_remove_site_by_id_deletes_the_site_and_its_checks(db, refused_url):
 
 
 def test_remove_site_by_url_accepts_the_url_as_typed(db):
-    site_create(url="https://127.0.0.1:8443/")
-    kept = site_create(url="https://127.0.0.1:9443/")
+    site_create(project=alice_project(), url="https://127.0.0.1:8443/")
+    kept = site_create(project=alice_project(), url="https://127.0.0.1:9443/")
 
     run("remove_site", "127.0.0.1:8443")
 
@@ -162,7 +165,7 @@ def test_remove_site_by_url_accepts_the_url_as_typed(db):
 
 @pytest.mark.parametrize("identifier", ["42", "http://127.0.0.1:9/", "not a url"])
 def test_remove_site_of_an_unknown_site_is_an_error(db, identifier):
-    site_create(url="http://127.0.0.1:8080/")
+    site_create(project=alice_project(), url="http://127.0.0.1:8080/")
 
     with pytest.raises(CommandError, match="No site with id or URL"):
         run("remove_site", identifier)

@@ -12,6 +12,7 @@ from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
 from sites.views import PAGE_SIZE
+from tests.factories import alice_project
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def client_in(client, user):
 
 
 def down_site(**overrides):
-    site = site_create(url="http://127.0.0.1:9/", name="Broken backend")
+    site = site_create(project=alice_project(), url="http://127.0.0.1:9/", name="Broken backend")
     fields = {
         "status": Site.Status.DOWN,
         "last_checked_at": timezone.now() - timedelta(minutes=3),
@@ -95,9 +96,9 @@ def test_the_exact_check_time_is_in_a_title_attribute(client_in):
 
 def test_the_summary_counts_sites_by_status_and_marks_paused_ones(client_in):
     down_site()
-    up = site_create(url="http://127.0.0.1:10/", name="Healthy")
+    up = site_create(project=alice_project(), url="http://127.0.0.1:10/", name="Healthy")
     Site.objects.filter(pk=up.pk).update(status=Site.Status.UP, last_response_ms=40)
-    site_create(url="http://127.0.0.1:11/", name="Fresh", enabled=False)
+    site_create(project=alice_project(), url="http://127.0.0.1:11/", name="Fresh", enabled=False)
 
     response = client_in.get(reverse("dashboard"))
 
@@ -112,7 +113,7 @@ def test_the_summary_counts_sites_by_status_and_marks_paused_ones(client_in):
 
 
 def test_down_sites_are_listed_first(client_in):
-    up = site_create(url="http://127.0.0.1:10/", name="A healthy one")
+    up = site_create(project=alice_project(), url="http://127.0.0.1:10/", name="A healthy one")
     Site.objects.filter(pk=up.pk).update(status=Site.Status.UP)
     down_site(name="Z broken one")
 
@@ -128,7 +129,9 @@ def test_with_no_sites_the_dashboard_shows_the_empty_state(client_in):
 
 
 def test_a_site_name_with_markup_is_escaped(client_in):
-    site_create(url="http://127.0.0.1:9/", name="<script>alert(1)</script>")
+    site_create(
+        project=alice_project(), url="http://127.0.0.1:9/", name="<script>alert(1)</script>"
+    )
 
     for url in (reverse("dashboard"), reverse("site_list")):
         page = text_of(client_in.get(url))
@@ -216,14 +219,14 @@ def test_adding_an_invalid_site_shows_the_error_next_to_the_field_and_stores_not
 
 
 def test_adding_a_duplicate_url_is_refused_with_a_message(client_in):
-    site_create(url="http://127.0.0.1:9/")
+    site_create(project=alice_project(), url="http://127.0.0.1:9/")
 
     response = client_in.post(
         reverse("site_add"), {"url": "http://127.0.0.1:9", "interval": "60", "timeout": "10"}
     )
 
     assert response.status_code == 200
-    assert response.context["form"].errors["url"] == ["A site with this URL is already monitored."]
+    assert response.context["form"].errors["url"] == ["A site with this URL is already monitored in this project."]
     assert Site.objects.count() == 1
 
 
@@ -374,8 +377,14 @@ def test_logging_in_leads_to_the_dashboard(client, user):
 
 
 def many_sites(count: int, *, status: str = Site.Status.UP, prefix: str = "Site") -> None:
+    project = alice_project()
     Site.objects.bulk_create(
-        Site(url=f"http://127.0.0.1:{20000 + n}/{prefix}", name=f"{prefix} {n:04d}", status=status)
+        Site(
+            project=project,
+            url=f"http://127.0.0.1:{20000 + n}/{prefix}",
+            name=f"{prefix} {n:04d}",
+            status=status,
+        )
         for n in range(count)
     )
 

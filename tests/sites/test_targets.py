@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from sites.services import site_create
 from sites.targets import MAX_URL_LENGTH, normalize_url
+from tests.factories import alice_project
 
 
 @pytest.mark.parametrize(
@@ -46,19 +47,19 @@ def test_bad_urls_are_refused_with_a_reason(raw, reason):
 
 
 def test_the_same_site_written_two_ways_is_refused_as_a_duplicate(db):
-    site_create(url="127.0.0.1:9")
+    site_create(project=alice_project(), url="127.0.0.1:9")
     with pytest.raises(ValidationError) as caught:
-        site_create(url="https://127.0.0.1:9/")
+        site_create(project=alice_project(), url="https://127.0.0.1:9/")
     assert "already monitored" in str(caught.value.message_dict["url"])
 
 
 def test_an_interval_below_the_minimum_is_refused(db):
     with pytest.raises(ValidationError) as caught:
-        site_create(url="http://127.0.0.1:9/", interval=5)
+        site_create(project=alice_project(), url="http://127.0.0.1:9/", interval=5)
     assert "interval" in caught.value.message_dict
 
 
 def test_a_timeout_longer_than_the_interval_is_refused(db):
     with pytest.raises(ValidationError) as caught:
-        site_create(url="http://127.0.0.1:9/", interval=10, timeout=20)
+        site_create(project=alice_project(), url="http://127.0.0.1:9/", interval=10, timeout=20)
     assert "timeout" in caught.value.message_dict

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from monitor.checking import check_site_now
 from monitor.management.commands.ping import EXIT_BAD_INPUT, EXIT_DOWN, write_result
 from sites.models import Site
-from sites.services import site_get
+from sites.services import site_find
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, site: str, as_json: bool, **options) -> None:
         try:
-            found = site_get(site)
+            found = site_find(site)
         except Site.DoesNotExist:
             raise CommandError(
                 f"No site with id or URL {site!r}. See `manage.py list_sites`.",

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sites.models import MAX_INTERVAL, MAX_TIMEOUT, MIN_INTERVAL
 from sites.services import site_create
+from teams.cli import project_for_command
 
 
 class Command(BaseCommand):
@@ -34,6 +35,12 @@ class Command(BaseCommand):
                 "(default 10)."
             ),
         )
+        parser.add_argument("--project", metavar="ID", help="The project to add it to (its id).")
+        parser.add_argument(
+            "--user",
+            metavar="USERNAME",
+            help="Add it to this user's personal project instead.",
+        )
         parser.add_argument(
             "--disabled",
             action="store_true",
@@ -41,9 +48,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, url, name, interval, timeout, disabled, **options) -> None:
+        project = project_for_command(project_id=options["project"], username=options["user"])
         try:
             site = site_create(
-                url=url, name=name, interval=interval, timeout=timeout, enabled=not disabled
+                project=project,
+                url=url,
+                name=name,
+                interval=interval,
+                timeout=timeout,
+                enabled=not disabled,
             )
         except ValidationError as exc:
             raise CommandError(f"Cannot add {url!r}:\n{describe_errors(exc)}") from None

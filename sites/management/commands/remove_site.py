@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from sites.models import Site
-from sites.services import site_delete, site_get
+from sites.services import site_delete, site_find
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, site: str, **options) -> None:
         try:
-            found = site_get(site)
+            found = site_find(site)
         except Site.DoesNotExist:
             raise CommandError(
                 f"No site with id or URL {site!r}. See `manage.py list_sites`."

@@ -1,0 +1,54 @@
+"""Reads of projects and memberships, always as some user sees them.
+
+Views, the API, commands and pages read owned objects only through selectors
+like these (and sites.selectors): a project the user is not a member of does
+not exist for them, so every route answers it with a 404, never a 403.
+"""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from teams.models import Membership, Project, Role
+
+
+def project_list(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """The projects the user is a member of."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user)
+
+
+def project_ids(*, user: AbstractBaseUser) -> QuerySet:
+    """The ids of the user's projects, as a subquery for other selectors."""
+    return Membership.objects.filter(user=user).values("project_id")
+
+
+def project_get(*, user: AbstractBaseUser, project_id: int | str) -> Project:
+    """One of the user's projects; Project.DoesNotExist for any other id."""
+    text = str(project_id)
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        raise Project.DoesNotExist(f"No project has the id {text!r}.")
+    return project_list(user=user).get(pk=int(text))
+
+
+def role_of(*, user: AbstractBaseUser, project: Project | int) -> Role | None:
+    """The user's role in the project, or None for a non-member."""
+    if not user.is_authenticated:
+        return None
+    project_id = project.pk if isinstance(project, Project) else project
+    role = (
+        Membership.objects.filter(user=user, project_id=project_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(role) if role else None
+
+
+def member_list(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("id")
+
+
+def editable_project_ids(*, user: AbstractBaseUser) -> QuerySet:
+    """The ids of the projects where the user may edit monitors (editor or above)."""
+    roles = [role for role in Role if role.allows(Role.EDITOR)]
+    return Membership.objects.filter(user=user, role__in=roles).values_list("project_id", flat=True)

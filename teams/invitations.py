@@ -67,7 +67,7 @@ def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Memb
         )
         if not used:
             raise ValidationError("This invitation has been used already.")
-        membership, created = Membership.objects.get_or_create(
+        membership, _ = Membership.objects.get_or_create(
             user=user, project=invitation.project, defaults={"role": invitation.role}
         )
     return membership

@@ -65,7 +65,9 @@ def test_add_site_refuses_a_timeout_longer_than_the_interval(db):
 def test_add_site_refuses_a_url_already_monitored_in_another_spelling(db):
     site_create(project=alice_project(), url="http://127.0.0.1:8080/")
 
-    with pytest.raises(CommandError, match="url: A site with this URL is already monitored in this project."):
+    with pytest.raises(
+        CommandError, match="url: A site with this URL is already monitored in this project."
+    ):
         run("add_site", "HTTP://127.0.0.1:8080")
 
     assert Site.objects.count() == 1

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitor.models import Check, Transition
-from sites.models import Site
+from sites.models import DUPLICATE_URL, Site
 from sites.services import site_create
 from sites.views import PAGE_SIZE
 from tests.factories import alice_project
@@ -226,7 +226,7 @@ def test_adding_a_duplicate_url_is_refused_with_a_message(client_in):
     )
 
     assert response.status_code == 200
-    assert response.context["form"].errors["url"] == ["A site with this URL is already monitored in this project."]
+    assert response.context["form"].errors["url"] == [DUPLICATE_URL]
     assert Site.objects.count() == 1
 
 

@@ -105,10 +105,14 @@ def load(n_sites: int, n_checks: int) -> list[tuple]:
 
     from monitor.models import Check
     from sites.models import Site
+    from teams.models import Project
 
     call_command("migrate", verbosity=0, interactive=False)
+    project = Project.objects.create(name="bytes per check")
     Site.objects.bulk_create(
-        Site(url=f"https://site-{n:05d}.example.com/health", name=f"Service {n:05d}")
+        Site(
+            project=project, url=f"https://site-{n:05d}.example.com/health", name=f"Service {n:05d}"
+        )
         for n in range(n_sites)
     )
     site_ids = list(Site.objects.order_by("id").values_list("id", flat=True))

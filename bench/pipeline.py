@@ -140,11 +140,14 @@ def insert_sites(n: int, base_url: str, *, interval: int, timeout: int) -> int:
     from django.db.models import Max, Min
 
     from sites.models import Site
+    from teams.models import Project
 
     call_command("migrate", verbosity=0, interactive=False)
+    project = Project.objects.create(name="pipeline benchmark")
     Site.objects.bulk_create(
         (
             Site(
+                project=project,
                 url=f"{base_url}/s/{i}",
                 interval=interval,
                 timeout=timeout,

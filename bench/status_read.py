@@ -113,8 +113,10 @@ def create_sites(n_sites: int) -> range:
     never_checked = n_sites // 200
     n_checked = n_sites - never_checked
     created = timezone.now() - timedelta(days=30)
+    project = bench_user().personal_project
     sites = [
         Site(
+            project=project,
             url=f"https://site-{n:05d}.example.com/health",
             name=f"Service {n:05d}" if n % 2 else "",
             interval=60,
@@ -243,12 +245,18 @@ def set_site_state() -> None:
         """)
 
 
-def make_credentials() -> str:
+def bench_user():
+    """The account that owns the sites (its personal project) and reads them."""
     from django.contrib.auth import get_user_model
 
+    user, _ = get_user_model().objects.get_or_create(username=USERNAME)
+    return user
+
+
+def make_credentials() -> str:
     from teams.tokens import token_create
 
-    user, _ = get_user_model().objects.get_or_create(username=USERNAME)
+    user = bench_user()
     user.set_password(PASSWORD)
     user.save()
     _, key = token_create(user=user, name="status read benchmark")

@@ -174,13 +174,18 @@ CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL", "filesystem://localhost/", schemes=("filesystem", "redis", "rediss")
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    # kombu's own file-system transport lets a worker read a message file
+    # before it is written and stop (uptime/broker.py); ours writes whole files.
+    CELERY_BROKER_TRANSPORT = "uptime.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Exchange bindings; kombu's default is ./control in the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {

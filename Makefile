@@ -6,15 +6,24 @@ PORT   ?= 8000
 
 .PHONY: run test test-service install migrate lint format bench bench-quick clean
 
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
 # One stamp per requirements state: a fresh clone installs, later runs don't.
+# `make run` needs only the runtime packages; tests, lint and bench add the
+# development ones (which include the runtime ones, so both stamps are fresh).
+$(VENV)/.runtime: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements.txt
+	@touch $@
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@touch $@
+	$(PIP) -r requirements-dev.txt
+	@touch $(VENV)/.runtime $@
 
 install: $(VENV)/.installed
 
-migrate: install
+migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate

@@ -11,10 +11,19 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from uptime.env import env_bool, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# One settings source for every process: honcho hands .env to the processes
+# of `make run`, and reading it here gives manage.py, celery and gunicorn
+# started by hand the same values. A variable already in the environment wins.
+# UPTIME_ENV_FILE names another file; empty turns this off (tests/settings.py).
+ENV_FILE = env_str("UPTIME_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 DATA_DIR = Path(env_str("UPTIME_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 

@@ -26,10 +26,15 @@ install: $(VENV)/.installed
 migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 
+# honcho SIGKILLs what has not stopped 5 s after its SIGTERM; the worker's warm
+# shutdown (finish running checks, stop the pool) takes longer. Ctrl-C makes
+# honcho exit 130: a stop asked for, not a failure.
+HONCHO := $(BIN)/python -c "import honcho.command, honcho.manager; honcho.manager.KILL_WAIT = 30; honcho.command.main()"
+
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "Uptime on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
-	$(BIN)/honcho --procfile Procfile start --port $(PORT)
+	$(HONCHO) --procfile Procfile start --port $(PORT) || [ $$? -eq 130 ]
 
 test: install
 	$(BIN)/pytest -m "not service"

@@ -9,8 +9,8 @@ a reader claims a file by renaming it (exactly one reader wins), and a file
 that is not a message is set aside with a warning instead of stopping the
 consumer.
 
-Selected by CELERY_BROKER_TRANSPORT in uptime/settings.py whenever
-CELERY_BROKER_URL is filesystem://.
+uptime/settings.py calls use_for_filesystem_urls(), so every filesystem://
+URL in the process (CELERY_BROKER_URL's default) gets this transport.
 """
 
 import logging
@@ -19,6 +19,7 @@ import uuid
 from queue import Empty
 from time import monotonic
 
+from kombu import transport
 from kombu.transport import filesystem
 from kombu.utils.json import dumps, loads
 
@@ -117,3 +118,14 @@ def _remove_quietly(path: str) -> None:
         os.remove(path)
     except OSError:
         pass
+
+
+def use_for_filesystem_urls() -> None:
+    """Resolve the filesystem:// scheme to this module's transport.
+
+    kombu takes a URL's transport from its alias table only (a scheme may not
+    name a module); an explicit broker_transport setting would outlive a
+    change of broker_url to redis://, so the alias is what changes.
+    """
+    transport.TRANSPORT_ALIASES["filesystem"] = f"{__name__}:Transport"
+    transport._transport_cache.pop("filesystem", None)

@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from uptime.broker import use_for_filesystem_urls
 from uptime.env import env_bool, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -187,7 +188,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     # kombu's own file-system transport lets a worker read a message file
     # before it is written and stop (uptime/broker.py); ours writes whole files.
-    CELERY_BROKER_TRANSPORT = "uptime.broker:Transport"
+    use_for_filesystem_urls()
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),

@@ -27,14 +27,24 @@ migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 
 # honcho SIGKILLs what has not stopped 5 s after its SIGTERM; the worker's warm
-# shutdown (finish running checks, stop the pool) takes longer. Ctrl-C makes
-# honcho exit 130: a stop asked for, not a failure.
-HONCHO := $(BIN)/python -c "import honcho.command, honcho.manager; honcho.manager.KILL_WAIT = 30; honcho.command.main()"
+# shutdown (finish running checks, stop the pool) takes longer. And Ctrl-C
+# makes honcho exit 130, which make would report as an error: it is a stop
+# asked for. (exec: the shell leaves, so Ctrl-C reaches honcho alone.)
+define HONCHO_RUN
+import sys
+import honcho.command, honcho.manager
+honcho.manager.KILL_WAIT = 30
+try:
+    honcho.command.main()
+except SystemExit as stop:
+    sys.exit(0 if stop.code == 130 else stop.code)
+endef
+export HONCHO_RUN
 
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "Uptime on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
-	$(HONCHO) --procfile Procfile start --port $(PORT) || [ $$? -eq 130 ]
+	exec $(BIN)/python -c "$$HONCHO_RUN" --procfile Procfile start --port $(PORT)
 
 test: install
 	$(BIN)/pytest -m "not service"

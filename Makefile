@@ -6,21 +6,45 @@ PORT   ?= 8000
 
 .PHONY: run test test-service install migrate lint format bench bench-quick clean
 
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
 # One stamp per requirements state: a fresh clone installs, later runs don't.
+# `make run` needs only the runtime packages; tests, lint and bench add the
+# development ones (which include the runtime ones, so both stamps are fresh).
+$(VENV)/.runtime: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements.txt
+	@touch $@
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@touch $@
+	$(PIP) -r requirements-dev.txt
+	@touch $(VENV)/.runtime $@
 
 install: $(VENV)/.installed
 
-migrate: install
+migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
+
+# honcho SIGKILLs what has not stopped 5 s after its SIGTERM; the worker's warm
+# shutdown (finish running checks, stop the pool) takes longer. And Ctrl-C
+# makes honcho exit 130, which make would report as an error: it is a stop
+# asked for. (exec: the shell leaves, so Ctrl-C reaches honcho alone.)
+define HONCHO_RUN
+import sys
+import honcho.command, honcho.manager
+honcho.manager.KILL_WAIT = 30
+try:
+    honcho.command.main()
+except SystemExit as stop:
+    sys.exit(0 if stop.code == 130 else stop.code)
+endef
+export HONCHO_RUN
 
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "Uptime on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
-	$(BIN)/honcho --procfile Procfile start --port $(PORT)
+	exec $(BIN)/python -c "$$HONCHO_RUN" --procfile Procfile start --port $(PORT)
 
 test: install
 	$(BIN)/pytest -m "not service"

@@ -76,6 +76,12 @@ class ProbeResult:
     def reason(self) -> str:
         return self.error_message
 
+    @property
+    def refused_here(self) -> bool:
+        """This process's own address guard refused the target: nothing was
+        asked of the site, so this says nothing about whether it is up."""
+        return self.error_kind == ErrorKind.BLOCKED
+
 
 def is_up_status(status_code: int) -> bool:
     """2xx and 3xx are up (a 3xx left after following redirects is an answer)."""

@@ -72,6 +72,13 @@ def record_results(
     result is kept and claims are left alone.
     """
     results = sorted((r for r in results if r.site_id is not None), key=lambda r: r.checked_at)
+    refused = [r for r in results if r.refused_here]
+    if refused:
+        # A process started with other settings than the services (say
+        # UPTIME_ALLOW_PRIVATE_TARGETS off) must not mark a site down and
+        # alert: the site was never asked.
+        _skip_refused(refused, claim=claim)
+        results = [r for r in results if not r.refused_here]
     if not results:
         return []
     store = _PostgresStore() if connection.vendor == "postgresql" else _OrmStore()
@@ -99,6 +106,18 @@ def record_results(
         Transition.objects.bulk_create(transitions)
         transaction.on_commit(lambda: announce(transitions))
     return transitions
+
+
+def _skip_refused(refused: list[ProbeResult], *, claim: datetime | None) -> None:
+    """Record nothing for results this process's address guard refused; give
+    back their claim, so the site is claimed again at its next due time."""
+    for result in refused:
+        log.warning("site %s not checked: %s", result.site_id, result.error_message)
+    if claim is not None:
+        # Only while the site still holds this claim: a newer claim is not ours.
+        Site.objects.filter(id__in=[r.site_id for r in refused], claimed_at=claim).update(
+            claimed_at=None, claim_expires_at=None
+        )
 
 
 def apply_result(state: SiteState, result: ProbeResult) -> tuple[str, str] | None:

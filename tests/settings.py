@@ -3,6 +3,9 @@
 import os
 import tempfile
 
+# A developer's .env (read by uptime/settings.py) must not change the suite;
+# assigned, not defaulted, so no exported value can turn it back on.
+os.environ["UPTIME_ENV_FILE"] = ""
 os.environ.setdefault(
     "UPTIME_DATA_DIR", os.path.join(tempfile.gettempdir(), f"uptime-tests-{os.getpid()}")
 )

@@ -5,7 +5,11 @@ Each route takes an optional trailing slash ("/?$"), so /api/site and
 """
 
 from django.urls import re_path
-from drf_spectacular.views import SpectacularJSONAPIView
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from rest_framework.permissions import IsAuthenticated
 
 from monitor.api import CheckAllApi, CheckApi, PingApi, StatusApi
@@ -26,5 +30,21 @@ urlpatterns = [
         r"^schema/?$",
         SpectacularJSONAPIView.as_view(permission_classes=[IsAuthenticated]),
         name="api-schema",
+    ),
+    # The schema as pages for people, behind the same login.
+    re_path(
+        r"^docs/?$",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
+        name="api-docs",
+    ),
+    re_path(
+        r"^redoc/?$",
+        SpectacularRedocView.as_view(
+            url_name="api-schema",
+            permission_classes=[IsAuthenticated],
+            # Without the stock page's Google Fonts links (no CDN).
+            template_name="uptime/redoc.html",
+        ),
+        name="api-redoc",
     ),
 ]

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "uptime.settings")
 
@@ -26,3 +26,13 @@ def _close_old_database_connections(sender=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def _leave_the_worker_process_group(**kwargs) -> None:
+    # honcho (`make run`) and `kill -- -PGID` stop a process by signalling its
+    # whole group, which would kill pool processes mid-task. In a group of
+    # their own, only the main process gets the SIGTERM: it does a warm
+    # shutdown and stops its pool itself. (billiard's time limits already
+    # signal a pool process that leads its own group as a group.)
+    os.setpgrp()

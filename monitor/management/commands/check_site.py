@@ -4,15 +4,19 @@ from django.core.management.base import BaseCommand, CommandError
 
 from monitor.checking import check_site_now
 from monitor.management.commands.ping import EXIT_BAD_INPUT, EXIT_DOWN, write_result
+from monitor.net import PRIVATE_TARGETS_SETTING
 from sites.models import Site
 from sites.services import site_find
+
+EXIT_NOT_CHECKED = 3
 
 
 class Command(BaseCommand):
     help = (
         "Probe one monitored site now (even a disabled one), record the check and any "
         "status change, and print the result. Exit status: 0 when up, 1 when down, "
-        "2 when no such site exists."
+        "2 when no such site exists, 3 when this process's settings refuse the site's "
+        "address (nothing is recorded)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -38,6 +42,14 @@ class Command(BaseCommand):
                 f"Site {found.id} was removed while it was being checked.",
                 returncode=EXIT_BAD_INPUT,
             ) from None
+        if result.refused_here:
+            raise CommandError(
+                "not checked: this process refuses private addresses "
+                f"({PRIVATE_TARGETS_SETTING} is off here): {result.error_message}. "
+                "Nothing was recorded; run the command with the same settings as the "
+                "worker (the same .env).",
+                returncode=EXIT_NOT_CHECKED,
+            )
         write_result(
             self.stdout,
             self.style,

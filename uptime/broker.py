@@ -1,0 +1,131 @@
+"""kombu's file-system broker, made safe for several processes at once.
+
+kombu's own transport creates a message file under its final name and then
+writes it, so a worker polling the folder can take the file while it is still
+empty, fail to decode it and stop with "Unrecoverable error" (kombu issue
+1551: https://github.com/celery/kombu/issues/1551). Here a message is written
+under a name the readers' listing ignores and renamed into place once whole,
+a reader claims a file by renaming it (exactly one reader wins), and a file
+that is not a message is set aside with a warning instead of stopping the
+consumer.
+
+uptime/settings.py calls use_for_filesystem_urls(), so every filesystem://
+URL in the process (CELERY_BROKER_URL's default) gets this transport.
+"""
+
+import logging
+import os
+import uuid
+from queue import Empty
+from time import monotonic
+
+from kombu import transport
+from kombu.transport import filesystem
+from kombu.utils.json import dumps, loads
+
+log = logging.getLogger(__name__)
+
+# A name that never ends in ".<queue>.msg", so listings skip it until the
+# rename. On the same folder, so os.replace is atomic.
+PARTIAL_SUFFIX = ".partial"
+
+
+class Channel(filesystem.Channel):
+    """Whole-file writes, rename-to-claim reads, and no crash on a bad file."""
+
+    def _put(self, queue: str, payload: dict, **kwargs) -> None:
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = os.path.join(self.data_folder_out, f".{uuid.uuid4()}{PARTIAL_SUFFIX}")
+        try:
+            with open(partial, "wb") as f:
+                f.write(dumps(payload).encode())
+            os.replace(partial, final)
+        except OSError as exc:
+            _remove_quietly(partial)
+            raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def _get(self, queue: str) -> dict:
+        wanted = f"{queue}.msg"
+        for name in sorted(os.listdir(self.data_folder_in)):
+            if name.partition(".")[2] != wanted:
+                continue
+            claimed = self._claim(name)
+            if claimed is None:
+                continue  # another consumer took it first
+            payload = self._read(claimed)
+            if payload is not None:
+                return payload
+        raise Empty()
+
+    def _claim(self, name: str) -> str | None:
+        # A rename within one file system is atomic: of several consumers
+        # racing for the file, exactly one succeeds. (kombu moves it to the
+        # system temp folder, which may be another file system, where a move
+        # is a copy and two consumers could both deliver the message.)
+        claimed = os.path.join(self.processed_folder, name)
+        try:
+            os.replace(os.path.join(self.data_folder_in, name), claimed)
+        except FileNotFoundError:
+            return None
+        return claimed
+
+    def _read(self, path: str) -> dict | None:
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+            payload = loads(raw.decode())
+            self.Message(payload, channel=self)  # the shape the consumer needs
+        except Exception as exc:  # noqa: BLE001 - any bad file, never the consumer's end
+            self._set_aside(path, exc)
+            return None
+        if not self.store_processed:
+            _remove_quietly(path)
+        return payload
+
+    def _set_aside(self, path: str, exc: Exception) -> None:
+        rejected = os.path.join(self.rejected_folder, os.path.basename(path))
+        try:
+            os.makedirs(self.rejected_folder, exist_ok=True)
+            os.replace(path, rejected)
+        except OSError:
+            _remove_quietly(path)
+            rejected = "(deleted)"
+        log.warning(
+            "Skipped a malformed broker message %s (%s: %s); moved to %s",
+            os.path.basename(path),
+            type(exc).__name__,
+            exc,
+            rejected,
+        )
+
+    @property
+    def rejected_folder(self) -> str:
+        return self.transport_options.get(
+            "rejected_folder", os.path.join(self.processed_folder, "rejected")
+        )
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
+    # kombu keeps the exchange bindings in class-level state; ours is separate
+    # so the two transports never share a table within one process.
+    global_state = filesystem.virtual.BrokerState()
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def use_for_filesystem_urls() -> None:
+    """Resolve the filesystem:// scheme to this module's transport.
+
+    kombu takes a URL's transport from its alias table only (a scheme may not
+    name a module); an explicit broker_transport setting would outlive a
+    change of broker_url to redis://, so the alias is what changes.
+    """
+    transport.TRANSPORT_ALIASES["filesystem"] = f"{__name__}:Transport"
+    transport._transport_cache.pop("filesystem", None)

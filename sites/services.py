@@ -67,9 +67,11 @@ def site_delete(*, site: Site) -> None:
         if connection.vendor != "postgresql":
             for sql in _history_deletes():
                 cursor.execute(sql, [site.pk])
-        cursor.execute(f"DELETE FROM {q(Site._meta.db_table)} WHERE id = %s", [site.pk])  # noqa: S608
+        table, pk = q(Site._meta.db_table), q(Site._meta.pk.column)
+        cursor.execute(f"DELETE FROM {table} WHERE {pk} = %s", [site.pk])  # noqa: S608
         if cursor.rowcount == 0:
             raise Site.DoesNotExist(f"Site {site.pk} was deleted.")
+    site.pk = None  # as Model.delete() leaves it
 
 
 def site_get(identifier: str | int) -> Site:

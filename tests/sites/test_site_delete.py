@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -16,6 +17,7 @@ from monitor.models import Check, CheckRollup, Transition
 from monitor.probe import ErrorKind, ProbeResult
 from monitor.recording import record_results
 from notifications.models import NotificationAttempt
+from sites.admin import SiteAdmin
 from sites.models import Site
 from sites.services import site_create, site_delete
 
@@ -105,7 +107,8 @@ def test_the_admins_delete_action_takes_the_history_of_the_chosen_sites_only(
     chosen = {"action": "delete_selected", "_selected_action": [doomed.id, other.id]}
 
     confirmation = admin_client.post(reverse("admin:sites_site_changelist"), chosen)
-    assert confirmation.status_code == 200 and "Are you sure you want to delete" in confirmation.text
+    assert confirmation.status_code == 200
+    assert "Are you sure you want to delete" in confirmation.text
     done = admin_client.post(reverse("admin:sites_site_changelist"), {**chosen, "post": "yes"})
 
     assert done.status_code == 302
@@ -124,6 +127,16 @@ def test_the_admins_delete_page_takes_the_history_too(admin_client, two_sites):
 
     assert rows_of([doomed.id]) == NONE_LEFT
     assert orphans() == NONE_LEFT
+
+
+def test_the_admin_deleting_a_site_deleted_meanwhile_is_not_an_error(rf, two_sites):
+    doomed, kept = two_sites
+    shown_on_the_confirmation_page = Site.objects.get(pk=doomed.pk)
+    site_delete(site=doomed)
+
+    SiteAdmin(Site, admin.site).delete_model(rf.post("/"), shown_on_the_confirmation_page)
+
+    assert list(Site.objects.all()) == [kept]
 
 
 # --- how it goes -----------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Admin for check results and status changes: read-only records of what happened.
 
 Delete stays allowed (to superusers, by the usual permissions): cleaning up old
-checks is legitimate, and the admin refuses to delete a site whose cascaded
-checks or transitions the user may not delete.
+checks is legitimate. Deleting a site takes its checks and transitions with it
+whatever these permissions say (sites.services.site_delete, in SQL).
 """
 
 from django.contrib import admin

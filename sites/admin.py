@@ -1,5 +1,7 @@
 """Admin for sites: edits go through sites.services, like the API and the commands."""
 
+from contextlib import suppress
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -136,11 +138,13 @@ class SiteAdmin(admin.ModelAdmin):
             obj.pk, obj.next_check_at = created.pk, created.next_check_at
 
     def delete_model(self, request: HttpRequest, obj: Site) -> None:
-        site_delete(site=obj)
+        # Deleted meanwhile (another admin, the API): what was asked is done.
+        with suppress(Site.DoesNotExist):
+            site_delete(site=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Site]) -> None:
         for site in queryset:
-            site_delete(site=site)
+            self.delete_model(request, site)
 
     @admin.action(description="Check now (also disabled sites)", permissions=["change"])
     def check_now(self, request: HttpRequest, queryset: QuerySet[Site]) -> None:

@@ -164,7 +164,10 @@ def site_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         return render(request, "sites/site_confirm_delete.html", {"site": site})
     label = str(site)
-    site_delete(site=site)
+    try:
+        site_delete(site=site)
+    except Site.DoesNotExist:  # deleted by another request since the line above
+        raise Http404(f"No site has the id {pk}.") from None
     messages.success(request, f"Stopped monitoring {label}.")
     if request.htmx:
         # hx-confirm delete from the list: reload the page so the message shows.

@@ -25,7 +25,10 @@ class Command(BaseCommand):
                 f"No site with id or URL {site!r}. See `manage.py list_sites`."
             ) from None
         site_id, checks = found.id, found.checks.count()
-        site_delete(site=found)  # clears found.id, hence site_id above
+        try:
+            site_delete(site=found)  # clears found.id, hence site_id above
+        except Site.DoesNotExist:
+            raise CommandError(f"Site {site_id} was removed meanwhile.") from None
         history = f"{checks} check{'' if checks == 1 else 's'}"
         self.stdout.write(
             self.style.SUCCESS(f"Removed site {site_id}: {found.url} and its {history}.")

@@ -2,6 +2,7 @@
 
 from allauth.account.signals import password_changed, password_reset, user_signed_up
 from allauth.mfa.signals import authenticator_added, authenticator_removed
+from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.core.exceptions import ValidationError
 from django.dispatch import receiver
@@ -63,4 +64,5 @@ def accept_invitation_on_sign_up(sender, request, user, **kwargs) -> None:
     try:
         invitation_accept(invitation=invitation, user=user)
     except ValidationError:  # accepted meanwhile from another tab; the account stays
-        pass
+        return
+    messages.success(request, f"You joined {invitation.project.name}.")

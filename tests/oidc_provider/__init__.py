@@ -1,0 +1,1 @@
+"""A tiny OpenID Connect provider (django-oauth-toolkit) that tests/accounts/test_sso.py runs as a second process."""

@@ -1,7 +1,12 @@
-"""django-allauth's rate-limit strings from Uptime's settings (no Django imports: settings use it)."""
+"""django-allauth's rate-limit strings from Uptime's settings.
+
+No Django imports: uptime.settings imports this module.
+"""
 
 
-def account_rate_limits(*, failures_per_user: int, failures_per_ip: int, window_minutes: int) -> dict:
+def account_rate_limits(
+    *, failures_per_user: int, failures_per_ip: int, window_minutes: int
+) -> dict:
     """ACCOUNT_RATE_LIMITS: one failed-sign-in policy for every way in.
 
     "login_failed" counts failed passwords on the login form (admin login

@@ -43,14 +43,20 @@ def audit_password_reset(sender, request, user, **kwargs) -> None:
 @receiver(authenticator_added, dispatch_uid="accounts-audit-2fa-added")
 def audit_2fa_added(sender, request, user, authenticator, **kwargs) -> None:
     audit_record(
-        action="account.2fa_enabled", actor=user, request=request, detail={"type": authenticator.type}
+        action="account.2fa_enabled",
+        actor=user,
+        request=request,
+        detail={"type": authenticator.type},
     )
 
 
 @receiver(authenticator_removed, dispatch_uid="accounts-audit-2fa-removed")
 def audit_2fa_removed(sender, request, user, authenticator, **kwargs) -> None:
     audit_record(
-        action="account.2fa_disabled", actor=user, request=request, detail={"type": authenticator.type}
+        action="account.2fa_disabled",
+        actor=user,
+        request=request,
+        detail={"type": authenticator.type},
     )
 
 

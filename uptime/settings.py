@@ -185,7 +185,9 @@ def _oidc_providers() -> dict:
     secret = env_str("UPTIME_OIDC_CLIENT_SECRET")
     if not issuer:
         if client_id or secret:
-            raise ImproperlyConfigured("UPTIME_OIDC_CLIENT_ID/SECRET are set but not UPTIME_OIDC_ISSUER.")
+            raise ImproperlyConfigured(
+                "UPTIME_OIDC_CLIENT_ID/SECRET are set but not UPTIME_OIDC_ISSUER."
+            )
         return {}
     if not client_id:
         raise ImproperlyConfigured("UPTIME_OIDC_ISSUER is set but not UPTIME_OIDC_CLIENT_ID.")

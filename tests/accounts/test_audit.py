@@ -6,10 +6,14 @@ from teams.models import AuditEvent
 
 
 def test_a_login_and_a_logout_are_recorded_with_the_address(client, user):
-    client.post(reverse("login"), {"login": "alice", "password": "s3cret-pass"}, REMOTE_ADDR="203.0.113.9")
+    client.post(
+        reverse("login"), {"login": "alice", "password": "s3cret-pass"}, REMOTE_ADDR="203.0.113.9"
+    )
     client.post(reverse("logout"), REMOTE_ADDR="203.0.113.9")
 
-    events = list(AuditEvent.objects.order_by("id").values_list("action", "actor", "address", "project"))
+    events = list(
+        AuditEvent.objects.order_by("id").values_list("action", "actor", "address", "project")
+    )
     assert events == [
         ("account.login", user.pk, "203.0.113.9", None),
         ("account.logout", user.pk, "203.0.113.9", None),
@@ -30,7 +34,11 @@ def test_a_password_change_is_recorded(client, user):
 
     response = client.post(
         reverse("account_change_password"),
-        {"oldpassword": "s3cret-pass", "password1": "amber-quarry-64", "password2": "amber-quarry-64"},
+        {
+            "oldpassword": "s3cret-pass",
+            "password1": "amber-quarry-64",
+            "password2": "amber-quarry-64",
+        },
     )
 
     assert response.status_code == 302

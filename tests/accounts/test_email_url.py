@@ -36,7 +36,11 @@ def test_smtps_is_tls_from_the_start_on_465(monkeypatch):
 
     config = env_email("EMAIL_URL")
 
-    assert (config["EMAIL_PORT"], config["EMAIL_USE_SSL"], config["EMAIL_USE_TLS"]) == (465, True, False)
+    assert (config["EMAIL_PORT"], config["EMAIL_USE_SSL"], config["EMAIL_USE_TLS"]) == (
+        465,
+        True,
+        False,
+    )
     assert config["EMAIL_TIMEOUT"] == 5
 
 

@@ -43,9 +43,7 @@ def signup_data(**overrides) -> dict:
     return {**data, **overrides}
 
 
-def test_an_invitee_without_an_account_signs_up_on_the_invitation_page_and_joins(
-    client, invited
-):
+def test_an_invitee_without_an_account_signs_up_on_the_invitation_page_and_joins(client, invited):
     project, path = invited
 
     page = client.get(path)
@@ -105,7 +103,9 @@ def test_an_invitation_link_signs_up_only_once(client, invited, django_user_mode
     client.logout()
 
     again = client.get(path)
-    response = client.post(reverse("account_signup"), signup_data(username="mallory", email="m@example.invalid"))
+    response = client.post(
+        reverse("account_signup"), signup_data(username="mallory", email="m@example.invalid")
+    )
 
     assert again.status_code == 404
     assert response.status_code == 200
@@ -114,3 +114,18 @@ def test_an_invitation_link_signs_up_only_once(client, invited, django_user_mode
 
 def test_an_unknown_link_is_404(client, db):
     assert client.get(reverse("invitation_accept", args=["no-such-key"])).status_code == 404
+
+
+def test_sign_up_submissions_are_limited_per_address(client, invited, settings):
+    from accounts.rates import account_rate_limits
+
+    settings.ACCOUNT_RATE_LIMITS = account_rate_limits(
+        failures_per_user=5, failures_per_ip=20, window_minutes=15
+    )
+    _, path = invited
+    client.get(path)
+    bad = signup_data(password2="does-not-match-1")
+    statuses = [client.post(reverse("account_signup"), bad).status_code for _ in range(21)]
+
+    # allauth: 20 sign-up submissions a minute per address ("20/m/ip").
+    assert statuses == [200] * 20 + [429]

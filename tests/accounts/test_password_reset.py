@@ -42,7 +42,9 @@ def test_a_reset_mail_arrives_and_its_link_sets_a_password_that_logs_in(
     response = client.post(reverse("login"), {"login": "alice", "password": NEW_PASSWORD})
     assert response.status_code == 302
     assert SESSION_KEY in client.session
-    assert AuditEvent.objects.filter(action="account.password_reset", actor=alice_with_email).exists()
+    assert AuditEvent.objects.filter(
+        action="account.password_reset", actor=alice_with_email
+    ).exists()
 
 
 def test_a_used_reset_link_does_not_work_twice(client, alice_with_email, smtp_server):
@@ -82,7 +84,9 @@ def test_reset_requests_are_limited_per_address(client, alice_with_email, smtp_s
         failures_per_user=5, failures_per_ip=20, window_minutes=15
     )
     statuses = [
-        client.post(reverse("account_reset_password"), {"email": "alice@example.invalid"}).status_code
+        client.post(
+            reverse("account_reset_password"), {"email": "alice@example.invalid"}
+        ).status_code
         for _ in range(6)
     ]
 

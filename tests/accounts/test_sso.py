@@ -101,12 +101,14 @@ def sso(settings, identity_provider):
         "secret": CLIENT_SECRET,
         "settings": {"server_url": identity_provider},
     }
-    settings.SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": [app]}}
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": [app]}
+    }
     return identity_provider
 
 
 def sign_in_at_provider(authorize_url: str) -> str:
-    """What a browser does at the provider: log in as erin, consent; the callback path it is sent to."""
+    """A browser at the provider: log in as erin, consent; returns the callback path."""
     browser = requests.Session()
     page = browser.get(authorize_url, timeout=10)
     assert urlsplit(page.url).path == "/login/", page.url
@@ -116,7 +118,9 @@ def sign_in_at_provider(authorize_url: str) -> str:
             "username": "erin",
             "password": "provider-pass-31",
             "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-            "next": re.search(r'name="next" value="([^"]*)"', page.text).group(1).replace("&amp;", "&"),
+            "next": re.search(r'name="next" value="([^"]*)"', page.text)
+            .group(1)
+            .replace("&amp;", "&"),
         },
         allow_redirects=False,
         timeout=10,

@@ -75,9 +75,7 @@ def test_with_totp_on_the_password_alone_does_not_log_in_and_the_code_does(clien
     assert client.get(reverse("dashboard")).status_code == 200
 
 
-def test_turning_2fa_on_and_off_is_audited(
-    client, user, clock, django_capture_on_commit_callbacks
-):
+def test_turning_2fa_on_and_off_is_audited(client, user, clock, django_capture_on_commit_callbacks):
     client.post(reverse("login"), RIGHT)
     secret = activation_secret(client)
     # allauth sends its signals after commit.

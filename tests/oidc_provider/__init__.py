@@ -1,1 +1,4 @@
-"""A tiny OpenID Connect provider (django-oauth-toolkit) that tests/accounts/test_sso.py runs as a second process."""
+"""A tiny OpenID Connect provider (django-oauth-toolkit).
+
+tests/accounts/test_sso.py runs it as a second process.
+"""

@@ -1,4 +1,4 @@
-from django.contrib.auth import views as auth_views
+from allauth.account import views as account_views
 from django.urls import path
 
 from sites import views
@@ -11,6 +11,6 @@ urlpatterns = [
     path("sites/<int:pk>/delete", views.site_delete_confirm, name="site_delete"),
     path("setup", views.setup, name="setup"),
     path("login", views.LoginView.as_view(), name="login"),
-    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout", account_views.logout, name="logout"),
     path("healthz", views.healthz, name="healthz"),
 ]

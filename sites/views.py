@@ -3,10 +3,11 @@
 from collections.abc import Callable
 from functools import wraps
 
+from allauth.account import views as account_views
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
@@ -19,19 +20,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.adapter import LOCKOUT
+from accounts.limits import failure_counted, lockout_message, seconds_locked_out
 from sites import selectors
 from sites.forms import FirstAdminForm, SiteForm
-from sites.login_limits import (
-    failure_record,
-    lockout_message,
-    login_counters,
-    seconds_locked_out,
-    success_record,
-)
 from sites.models import Site
 from sites.services import site_delete
 from teams.access import Action, require
 from teams.services import personal_project_ensure
+from uptime.throttling import client_address
 
 RECENT_CHECKS = 50
 RECENT_TRANSITIONS = 20
@@ -196,64 +193,55 @@ def setup(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "registration/setup.html", {"form": form})
     # Until the first account exists this page is open to anyone who can
-    # reach it, so failed submissions are limited like failed logins.
-    counters = login_counters(request, request.POST.get("username", ""), scope="setup")
-    if wait := seconds_locked_out(counters):
-        return _locked_out(request, "registration/setup.html", form, wait)
+    # reach it, so its submissions count like failed logins (accounts.rates).
+    key = f"setup:{request.POST.get('username', '').strip().lower()}|{client_address(request)}"
+    attempt = failure_counted(request, key=key)
+    if attempt is None:
+        return _locked_out(request, "registration/setup.html", form, key)
     if form.is_valid():
         user = form.save()
         if user is None:
             raise Http404("Setup is already done.")
-        success_record(counters)
+        attempt.rollback()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.get_username()}. Add a site to monitor.")
         return redirect("dashboard")
-    failure_record(counters)
     return render(request, "registration/setup.html", {"form": form})
 
 
-class LoginView(auth_views.LoginView):
-    """Django's login; failed attempts are limited per username and address."""
+def _locked_out(request: HttpRequest, template: str, form: forms.Form, key: str) -> HttpResponse:
+    """The form again, unvalidated, with only the lockout as its error; 429 with Retry-After."""
+    wait = seconds_locked_out(request, key=key)
+    form.cleaned_data = {}
+    form._errors = ErrorDict()  # errors set, so nothing calls full_clean()
+    form.add_error(None, lockout_message(wait))
+    response = render(request, template, {"form": form}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
-    redirect_authenticated_user = True
+
+class LoginView(account_views.LoginView):
+    """allauth's login (username or email; then the second factor if enabled).
+
+    With no account yet the way in is /setup. A full failure counter answers
+    429 with Retry-After, before any password is checked (accounts.adapter).
+    """
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if _setup_needed():
             return redirect("setup")
         return super().dispatch(request, *args, **kwargs)
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        self.counters = login_counters(request, request.POST.get("username", ""))
-        if wait := seconds_locked_out(self.counters):
-            # Answered before the form is validated: validating checks the password.
-            return _locked_out(request, self.template_name, self.get_form(), wait, view=self)
-        return super().post(request, *args, **kwargs)
-
-    def form_valid(self, form: forms.Form) -> HttpResponse:
-        success_record(self.counters)
-        return super().form_valid(form)
+    def get_context_data(self, **kwargs) -> dict:
+        return {**super().get_context_data(**kwargs), "open_signup": settings.UPTIME_OPEN_SIGNUP}
 
     def form_invalid(self, form: forms.Form) -> HttpResponse:
-        failure_record(self.counters)
-        return super().form_invalid(form)
-
-
-def _locked_out(
-    request: HttpRequest,
-    template: str,
-    form: forms.Form,
-    wait: int,
-    *,
-    view: auth_views.LoginView | None = None,
-) -> HttpResponse:
-    """The form again, unvalidated, with only the lockout as its error; 429 with Retry-After."""
-    form.cleaned_data = {}
-    form._errors = ErrorDict()  # errors set, so nothing calls full_clean()
-    form.add_error(None, lockout_message(wait))
-    context = view.get_context_data(form=form) if view else {"form": form}
-    response = render(request, template, context, status=429)
-    response["Retry-After"] = str(wait)
-    return response
+        response = super().form_invalid(form)
+        errors = form.non_field_errors().as_data()
+        if any(error.code == LOCKOUT for error in errors):
+            response.status_code = 429
+            response["Retry-After"] = str(getattr(self.request, "uptime_lockout_seconds", 60))
+        return response
 
 
 @require_GET

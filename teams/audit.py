@@ -5,6 +5,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from teams.models import AuditEvent, Project
+from uptime.throttling import client_address
 
 
 def audit_record(
@@ -35,6 +36,4 @@ def audit_record(
 def _address(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    from sites.login_limits import client_address  # the limits' rule for the caller's address
-
     return client_address(request) or None

@@ -42,3 +42,6 @@ UPTIME_API_RATE_USER = "1000000/min"
 UPTIME_API_RATE_ANON = "1000000/min"
 UPTIME_LOGIN_FAILURES_PER_USER = 1000000
 UPTIME_LOGIN_FAILURES_PER_IP = 1000000
+# allauth's limits (login, password reset, sign-up) off for the suite;
+# tests/accounts/test_login_limits.py sets them.
+ACCOUNT_RATE_LIMITS = False

@@ -1,4 +1,7 @@
-"""Failed sign-ins are limited per username and address, and per address."""
+"""Failed sign-ins are limited per username and address, and per address.
+
+allauth counts them (ACCOUNT_RATE_LIMITS["login_failed"], built by accounts.rates).
+"""
 
 from datetime import timedelta
 
@@ -9,20 +12,26 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-WRONG = {"username": "alice", "password": "not-the-password"}
-RIGHT = {"username": "alice", "password": "s3cret-pass"}
+from accounts.rates import account_rate_limits
+
+WRONG = {"login": "alice", "password": "not-the-password"}
+RIGHT = {"login": "alice", "password": "s3cret-pass"}
 SETUP_BAD = {"username": "admin", "password1": "kestrel-orbit-42", "password2": "different-42"}
 SETUP_GOOD = {"username": "admin", "password1": "kestrel-orbit-42", "password2": "kestrel-orbit-42"}
 
 
 @pytest.fixture(autouse=True)
 def limits(settings):
-    settings.UPTIME_LOGIN_FAILURES_PER_USER = 5
-    settings.UPTIME_LOGIN_FAILURES_PER_IP = 20
-    settings.UPTIME_LOGIN_WINDOW_MINUTES = 15
+    set_limits(settings, per_ip=20)
     cache.clear()
     yield
     cache.clear()
+
+
+def set_limits(settings, *, per_user: int = 5, per_ip: int = 20) -> None:
+    settings.ACCOUNT_RATE_LIMITS = account_rate_limits(
+        failures_per_user=per_user, failures_per_ip=per_ip, window_minutes=15
+    )
 
 
 def fail(client, times, data=WRONG, **extra):
@@ -41,20 +50,20 @@ def test_five_failures_then_the_right_password_is_refused_with_429(client, user)
 def test_a_locked_out_attempt_never_reaches_the_password_check(client, user, monkeypatch):
     fail(client, 5)
     checked = []
-    monkeypatch.setattr("django.contrib.auth.forms.authenticate", lambda *a, **k: checked.append(k))
+    monkeypatch.setattr("allauth.account.adapter.authenticate", lambda *a, **k: checked.append(k))
     assert client.post(reverse("login"), RIGHT).status_code == 429
     assert checked == []
 
 
 def test_the_lockout_counts_the_username_in_any_case(client, user):
-    fail(client, 5, {**WRONG, "username": "ALICE"})
+    fail(client, 5, {**WRONG, "login": "ALICE"})
     assert client.post(reverse("login"), RIGHT).status_code == 429
 
 
 def test_another_username_from_the_same_address_may_still_try(client, user, django_user_model):
     django_user_model.objects.create_user(username="bob", password="bobs-pass-9")
     fail(client, 5)
-    response = client.post(reverse("login"), {"username": "bob", "password": "bobs-pass-9"})
+    response = client.post(reverse("login"), {"login": "bob", "password": "bobs-pass-9"})
     assert response.status_code == 302
 
 
@@ -64,9 +73,9 @@ def test_the_same_username_from_another_address_may_still_try(client, user):
 
 
 def test_an_address_trying_many_usernames_is_locked_out(client, user, settings):
-    settings.UPTIME_LOGIN_FAILURES_PER_IP = 3
+    set_limits(settings, per_ip=3)
     for name in ("bob", "carol", "dave"):
-        assert fail(client, 1, {"username": name, "password": "guess"}) == [200]
+        assert fail(client, 1, {"login": name, "password": "guess"}) == [200]
     assert client.post(reverse("login"), RIGHT).status_code == 429
 
 

@@ -13,8 +13,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
+from accounts.rates import account_rate_limits
 from uptime.broker import use_for_filesystem_urls
-from uptime.env import env_bool, env_int, env_list, env_rate, env_str, env_url
+from uptime.env import env_bool, env_email, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "accounts",
     "sites",
     "monitor",
     "notifications",
@@ -83,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.TwoFactorRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "uptime.urls"
@@ -141,6 +150,84 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- People and sign-in (django-allauth) ------------------------------------
+# Login, logout, password reset and change, sign-up, two-factor login and
+# single sign-on are allauth's (README, "People and sign-in"); accounts/ holds
+# the few places Uptime's rules differ from its defaults.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+# Sign in with the username or the email address.
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+# No confirmation mail on sign-up: sign-up is closed unless the operator opens
+# it, and an invitation link proves the address already.
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# Sessions last as Django's do (no "remember me" box), as before allauth.
+ACCOUNT_SESSION_REMEMBER = True
+# Anyone may register at /accounts/signup/ when on; off, only invitees and
+# single sign-on users get accounts (accounts.adapter).
+UPTIME_OPEN_SIGNUP = env_bool("UPTIME_OPEN_SIGNUP", False)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Uptime"
+SOCIALACCOUNT_ONLY = False
+# allauth's login page posts to the provider's login URL; GET is refused so a
+# link on another site cannot start a sign-in.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+
+
+def _oidc_providers() -> dict:
+    """One OpenID Connect identity provider from UPTIME_OIDC_*, or none.
+
+    Configured here rather than in the database (allauth's SocialApp) so the
+    environment is the one settings source. allauth fetches the issuer's
+    discovery document, keys and token endpoint itself (with requests); the
+    issuer is operator configuration, so the guard against private addresses
+    for monitored sites does not apply and a loopback issuer works.
+    """
+    issuer = env_url("UPTIME_OIDC_ISSUER", "", schemes=("http", "https"))
+    client_id = env_str("UPTIME_OIDC_CLIENT_ID")
+    secret = env_str("UPTIME_OIDC_CLIENT_SECRET")
+    if not issuer:
+        if client_id or secret:
+            raise ImproperlyConfigured(
+                "UPTIME_OIDC_CLIENT_ID/SECRET are set but not UPTIME_OIDC_ISSUER."
+            )
+        return {}
+    if not client_id:
+        raise ImproperlyConfigured("UPTIME_OIDC_ISSUER is set but not UPTIME_OIDC_CLIENT_ID.")
+    app = {
+        "provider_id": "sso",
+        "name": env_str("UPTIME_OIDC_NAME", "single sign-on"),
+        "client_id": client_id,
+        "secret": secret,
+        "settings": {"server_url": issuer.rstrip("/")},
+    }
+    return {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": [app]}}
+
+
+SOCIALACCOUNT_PROVIDERS = _oidc_providers()
+
+# Email: EMAIL_URL (smtp://user:pass@host:587/?tls=1, smtps://…, console://).
+_EMAIL = env_email("EMAIL_URL", "console://")
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _EMAIL.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = _EMAIL.get("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("UPTIME_FROM_EMAIL", "uptime@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Uptime] "
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -349,6 +436,16 @@ REST_FRAMEWORK.update(
 UPTIME_LOGIN_FAILURES_PER_USER = env_int("UPTIME_LOGIN_FAILURES_PER_USER", 5, minimum=1)
 UPTIME_LOGIN_FAILURES_PER_IP = env_int("UPTIME_LOGIN_FAILURES_PER_IP", 20, minimum=1)
 UPTIME_LOGIN_WINDOW_MINUTES = env_int("UPTIME_LOGIN_WINDOW_MINUTES", 15, minimum=1)
+# Counted by allauth (accounts.rates): the login form (and the admin's, which is
+# the same), /setup and 2FA codes share this policy; password reset requests
+# and sign-ups have their own limits there.
+ACCOUNT_RATE_LIMITS = account_rate_limits(
+    failures_per_user=UPTIME_LOGIN_FAILURES_PER_USER,
+    failures_per_ip=UPTIME_LOGIN_FAILURES_PER_IP,
+    window_minutes=UPTIME_LOGIN_WINDOW_MINUTES,
+)
+# Group IPv6 clients by /64 for every per-address limit of allauth's.
+ALLAUTH_RATE_LIMIT_IPV6_PREFIX = 64
 
 
 def _caches() -> dict:

@@ -5,9 +5,10 @@ reading Django settings on each request keeps the rate where settings say.
 """
 
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
 from rest_framework.request import Request
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 
 
 class UserThrottle(UserRateThrottle):
@@ -34,3 +35,12 @@ def throttle_refused_credentials(exc: Exception, request: Request | None, view) 
     if throttle.allow_request(request, view):
         return exc
     return Throttled(wait=throttle.wait())
+
+
+def client_address(request: HttpRequest) -> str:
+    """The caller's address, by the API throttles' rule (UPTIME_NUM_PROXIES).
+
+    Sign-in limits (accounts.adapter) and the audit log use it too, so one
+    client is one address everywhere.
+    """
+    return BaseThrottle().get_ident(request)

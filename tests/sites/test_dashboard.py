@@ -365,9 +365,9 @@ def test_logging_out_by_post_ends_the_session(client_in):
 
 def test_logging_in_leads_to_the_dashboard(client, user):
     page = text_of(client.get(reverse("login")))
-    assert 'name="username"' in page
+    assert 'name="login"' in page
 
-    response = client.post(reverse("login"), {"username": "alice", "password": "s3cret-pass"})
+    response = client.post(reverse("login"), {"login": "alice", "password": "s3cret-pass"})
 
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard")

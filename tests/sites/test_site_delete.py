@@ -20,6 +20,7 @@ from notifications.models import NotificationAttempt
 from sites.admin import SiteAdmin
 from sites.models import Site
 from sites.services import site_create, site_delete
+from tests.factories import alice_project
 
 HISTORY_MODELS = (Check, Transition, CheckRollup)
 
@@ -63,8 +64,8 @@ NONE_LEFT = {"Check": 0, "Transition": 0, "CheckRollup": 0, "NotificationAttempt
 
 @pytest.fixture
 def two_sites(db):
-    doomed = site_create(url="http://127.0.0.1:9/doomed")
-    kept = site_create(url="http://127.0.0.1:9/kept")
+    doomed = site_create(project=alice_project(), url="http://127.0.0.1:9/doomed")
+    kept = site_create(project=alice_project(), url="http://127.0.0.1:9/kept")
     add_history(doomed, checks=50)
     add_history(kept, checks=20)
     return doomed, kept
@@ -101,7 +102,7 @@ def test_the_admins_delete_action_takes_the_history_of_the_chosen_sites_only(
     admin_client, two_sites
 ):
     doomed, kept = two_sites
-    other = site_create(url="http://127.0.0.1:9/also-doomed")
+    other = site_create(project=alice_project(), url="http://127.0.0.1:9/also-doomed")
     add_history(other, checks=30)
     before = rows_of([kept.id])
     chosen = {"action": "delete_selected", "_selected_action": [doomed.id, other.id]}
@@ -145,7 +146,7 @@ def test_the_admin_deleting_a_site_deleted_meanwhile_is_not_an_error(rf, two_sit
 def test_a_delete_issues_a_few_queries_however_many_checks_the_site_has(
     db, django_assert_max_num_queries
 ):
-    site = site_create(url="http://127.0.0.1:9/long-history")
+    site = site_create(project=alice_project(), url="http://127.0.0.1:9/long-history")
     add_history(site, checks=1_000)
 
     # Django's own cascade deletes (and first loads) checks 100 at a time.
@@ -195,8 +196,10 @@ def test_deletes_racing_the_recorder_all_succeed_and_leave_no_rows_behind(token)
     over and over, while two clients delete each of those sites (one in
     order, one in reverse). Every delete answers 204 or, for the second of a
     pair, 404: never a conflict, a deadlock or a 500; nothing is left behind."""
-    doomed = [site_create(url=f"http://127.0.0.1:9/{n}") for n in range(16)]
-    kept = site_create(url="http://127.0.0.1:9/kept")
+    doomed = [
+        site_create(project=alice_project(), url=f"http://127.0.0.1:9/{n}") for n in range(16)
+    ]
+    kept = site_create(project=alice_project(), url="http://127.0.0.1:9/kept")
     for site in doomed:
         add_history(site, checks=200)
     batch = [*doomed, kept]

@@ -140,7 +140,7 @@ class TokenCreateInputSerializer(StrictInputSerializer):
     expiresAt = serializers.DateTimeField(required=False)
     expiresInDays = serializers.IntegerField(required=False, min_value=1, max_value=MAX_TOKEN_DAYS)
 
-    def validate_expiresAt(self, value):  # noqa: N802 (the JSON field's name)
+    def validate_expiresAt(self, value):  # the JSON field's name
         now = timezone.now()
         if value <= now:
             raise serializers.ValidationError("The expiry must be in the future.")

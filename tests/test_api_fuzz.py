@@ -25,9 +25,9 @@ from datetime import timedelta
 import pycurl
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error

@@ -15,7 +15,8 @@ class Command(BaseCommand):
         projects = (
             Project.objects.select_related("personal_of")
             .annotate(
-                members=Count("memberships", distinct=True), sites=Count("sites", distinct=True)
+                member_count=Count("memberships", distinct=True),
+                site_count=Count("sites", distinct=True),
             )
             .order_by("id")
         )
@@ -23,8 +24,8 @@ class Command(BaseCommand):
             (
                 str(p.pk),
                 p.name,
-                str(p.members),
-                str(p.sites),
+                str(p.member_count),
+                str(p.site_count),
                 p.personal_of.get_username() if p.personal_of else "",
             )
             for p in projects

@@ -6,9 +6,10 @@ not exist for them, so every route answers it with a 404, never a 403.
 """
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from teams.models import Membership, Project, Role
+from teams.models import AuditEvent, Membership, Project, Role
 
 
 def project_list(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -52,3 +53,47 @@ def editable_project_ids(*, user: AbstractBaseUser) -> QuerySet:
     """The ids of the projects where the user may edit monitors (editor or above)."""
     roles = [role for role in Role if role.allows(Role.EDITOR)]
     return Membership.objects.filter(user=user, role__in=roles).values_list("project_id", flat=True)
+
+
+def project_summaries(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """The user's projects with their role (`role`) and number of sites (`site_count`)."""
+    from sites.models import Site  # sites depends on teams, not the other way round
+
+    role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    sites = (
+        Site.objects.filter(project=OuterRef("pk"))
+        .order_by()
+        .values("project")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return project_list(user=user).annotate(
+        role=Subquery(role), site_count=Coalesce(Subquery(sites), 0)
+    )
+
+
+AUDIT_PAGE_SIZE = 100
+
+
+def audit_list(
+    *, project: Project, before: int | None = None, limit: int = AUDIT_PAGE_SIZE
+) -> list[AuditEvent]:
+    """The project's events, newest first, with its current members' account events.
+
+    Account events (logins, failed logins, tokens) have no project; those
+    naming a project (a deleted one) are left out, so one project's log
+    never shows another's.
+    """
+    members = Membership.objects.filter(project=project)
+    account = (
+        Q(project__isnull=True)
+        & ~Q(action__startswith="project.")
+        & (
+            Q(actor__in=members.values("user"))
+            | Q(actor__isnull=True, actor_name__in=members.values("user__username"))
+        )
+    )
+    events = AuditEvent.objects.filter(Q(project=project) | account)
+    if before is not None:
+        events = events.filter(pk__lt=before)
+    return list(events.order_by("-id")[:limit])

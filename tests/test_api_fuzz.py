@@ -20,10 +20,13 @@ addresses it would let through.
 import ipaddress
 import socket
 import threading
+from datetime import timedelta
 
 import pycurl
 import pytest
 import schemathesis
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -38,7 +41,9 @@ import monitor.probe
 from monitor.net import AddressNotAllowed, check_address, resolve
 from monitor.probe import ErrorKind, Target, probe
 from sites.models import Site
-from tests.factories import alice_project
+from teams.models import ApiToken, Invitation, Membership, Project, Role
+from teams.tokens import digest_of
+from tests.factories import alice, alice_project
 from uptime.wsgi import application
 
 FUZZED_OPERATIONS = [
@@ -51,6 +56,21 @@ FUZZED_OPERATIONS = [
     "PATCH /api/site/{site_id}/",
     "DELETE /api/site/{site_id}/",
     "GET /api/status/",
+    "GET /api/projects/",
+    "POST /api/projects/",
+    "GET /api/projects/{project_id}/",
+    "PATCH /api/projects/{project_id}/",
+    "DELETE /api/projects/{project_id}/",
+    "GET /api/projects/{project_id}/members/",
+    "POST /api/projects/{project_id}/members/",
+    "PATCH /api/projects/{project_id}/members/{user_id}/",
+    "DELETE /api/projects/{project_id}/members/{user_id}/",
+    "GET /api/projects/{project_id}/invitations/",
+    "DELETE /api/projects/{project_id}/invitations/{invitation_id}/",
+    "GET /api/projects/{project_id}/audit/",
+    "GET /api/tokens/",
+    "POST /api/tokens/",
+    "DELETE /api/tokens/{token_id}/",
 ]
 # Examples per operation: the whole file runs in about 20 s.
 MAX_EXAMPLES = 150
@@ -63,6 +83,15 @@ CHECKS = [
 # The site that generated requests for /api/site/{site_id} are pointed at, so
 # they reach an existing row as well as random ids.
 FUZZ_SITE_ID = 424242
+# Likewise a project of alice's with another member and an invitation, and a
+# token of hers that is not the one the requests are sent with.
+FUZZ_IDS = {
+    "site_id": FUZZ_SITE_ID,
+    "project_id": 424243,
+    "user_id": 424244,
+    "invitation_id": 424245,
+    "token_id": 424246,
+}
 
 
 _REAL_GETADDRINFO = socket.getaddrinfo
@@ -214,6 +243,45 @@ def api_schema(fuzz_settings, probe_offline, auth_headers):
     return schemathesis.openapi.from_wsgi("/api/schema", application, headers=auth_headers)
 
 
+def reset_fuzz_objects(key: str) -> None:
+    """Put back what fuzzed requests aim at, as a DELETE or PATCH may have left it.
+
+    alice's own token too: a random id may name it, and a DELETE revokes it.
+    """
+    reset_fuzz_site()
+    user = alice()
+    ApiToken.objects.update_or_create(
+        digest=digest_of(key), defaults={"user": user, "name": "tests", "prefix": key[:8]}
+    )
+    ApiToken.objects.update_or_create(
+        pk=FUZZ_IDS["token_id"],
+        defaults={"user": user, "name": "fuzz token", "prefix": "upt_fuzz", "digest": "f" * 64},
+    )
+    project, _ = Project.objects.update_or_create(
+        pk=FUZZ_IDS["project_id"],
+        defaults={"name": "fuzz project", "require_2fa": False, "personal_of": None},
+    )
+    member, _ = get_user_model().objects.update_or_create(
+        pk=FUZZ_IDS["user_id"], defaults={"username": "fuzz-member", "email": "m@example.test"}
+    )
+    Membership.objects.filter(user=user).update(role=Role.OWNER)
+    Membership.objects.update_or_create(user=user, project=project, defaults={"role": Role.OWNER})
+    Membership.objects.update_or_create(
+        user=member, project=project, defaults={"role": Role.EDITOR}
+    )
+    Invitation.objects.update_or_create(
+        pk=FUZZ_IDS["invitation_id"],
+        defaults={
+            "project": project,
+            "email": "invited@example.test",
+            "role": Role.VIEWER,
+            "digest": "e" * 64,
+            "expires_at": timezone.now() + timedelta(days=7),
+            "accepted_at": None,
+        },
+    )
+
+
 def reset_fuzz_site() -> None:
     """Put back the site fuzzed requests aim at, as a DELETE or PATCH may have left it."""
     Site.objects.update_or_create(
@@ -269,7 +337,7 @@ PING_URLS = st.builds(
 
 
 def case_strategy(operation) -> st.SearchStrategy:
-    """Valid and invalid requests; those with a site id also aimed at an existing site."""
+    """Valid and invalid requests; those with ids also aimed at existing rows (FUZZ_IDS)."""
     strategies = [
         operation.as_strategy(GenerationMode.POSITIVE),
         operation.as_strategy(GenerationMode.NEGATIVE),
@@ -282,10 +350,11 @@ def case_strategy(operation) -> st.SearchStrategy:
                 )
             )
         )
-    if "{site_id}" in operation.path:
-        existing = {"site_id": FUZZ_SITE_ID}
+    names = [name for name in FUZZ_IDS if f"{{{name}}}" in operation.path]
+    if names:
+        existing = {name: FUZZ_IDS[name] for name in names}
         strategies.append(operation.as_strategy(GenerationMode.POSITIVE, path_parameters=existing))
-        if operation.method.upper() == "PATCH":
+        if operation.method.upper() in ("PATCH", "POST"):
             strategies.append(
                 operation.as_strategy(GenerationMode.NEGATIVE, path_parameters=existing)
             )
@@ -312,7 +381,7 @@ def test_no_generated_request_is_answered_with_a_server_error(label, api_schema,
         suppress_health_check=list(HealthCheck),
     )
     def check(case):
-        reset_fuzz_site()
+        reset_fuzz_objects(auth_headers["Authorization"].split()[1])
         case.call_and_validate(headers=auth_headers, checks=CHECKS)
 
     check()

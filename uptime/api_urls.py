@@ -14,6 +14,19 @@ from rest_framework.permissions import IsAuthenticated
 
 from monitor.api import CheckAllApi, CheckApi, PingApi, StatusApi
 from sites.api import SiteCollectionApi, SiteDetailApi
+from teams.api import (
+    AuditListApi,
+    InvitationListApi,
+    InvitationRevokeApi,
+    MemberCollectionApi,
+    MemberDetailApi,
+    ProjectCollectionApi,
+    ProjectDetailApi,
+    TokenCollectionApi,
+    TokenRevokeApi,
+)
+
+PROJECT = r"^projects/(?P<project_id>[^/]+)"
 
 urlpatterns = [
     # Everything after "ping/" is the target URL, slashes included, and line
@@ -24,6 +37,21 @@ urlpatterns = [
     re_path(r"^check/(?P<site_id>[^/]+)/?$", CheckApi.as_view(), name="api-check"),
     re_path(r"^check-all/?$", CheckAllApi.as_view(), name="api-check-all"),
     re_path(r"^status/?$", StatusApi.as_view(), name="api-status"),
+    re_path(r"^projects/?$", ProjectCollectionApi.as_view(), name="api-projects"),
+    re_path(PROJECT + r"/?$", ProjectDetailApi.as_view(), name="api-project"),
+    re_path(PROJECT + r"/members/?$", MemberCollectionApi.as_view(), name="api-members"),
+    re_path(
+        PROJECT + r"/members/(?P<user_id>[^/]+)/?$", MemberDetailApi.as_view(), name="api-member"
+    ),
+    re_path(PROJECT + r"/invitations/?$", InvitationListApi.as_view(), name="api-invitations"),
+    re_path(
+        PROJECT + r"/invitations/(?P<invitation_id>[^/]+)/?$",
+        InvitationRevokeApi.as_view(),
+        name="api-invitation",
+    ),
+    re_path(PROJECT + r"/audit/?$", AuditListApi.as_view(), name="api-audit"),
+    re_path(r"^tokens/?$", TokenCollectionApi.as_view(), name="api-tokens"),
+    re_path(r"^tokens/(?P<token_id>[^/]+)/?$", TokenRevokeApi.as_view(), name="api-token"),
     # The schema needs credentials like every other route. It is served as
     # JSON, so its errors read like every other route's.
     re_path(

@@ -359,6 +359,8 @@ CELERY_IMPORTS = ("monitor.tasks_history",)
 # Refuse targets (and webhooks) on loopback, private, link-local and other
 # non-public addresses unless explicitly allowed.
 UPTIME_ALLOW_PRIVATE_TARGETS = env_bool("UPTIME_ALLOW_PRIVATE_TARGETS", False)
+# Where users reach Uptime, for links in emails (invitations).
+UPTIME_BASE_URL = env_url("UPTIME_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))
 UPTIME_DISPATCH_BATCH = env_int("UPTIME_DISPATCH_BATCH", 500, minimum=1)
 # A queued check not recorded within its site's timeout plus this many seconds
 # is presumed lost (a killed worker, a broker restarted without persistence)

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from monitor.checking import check_sites
 from monitor.management.commands.ping import EXIT_DOWN, result_dict, result_line
-from sites.models import Site
+from sites.cli import add_project_option, sites_for_command
 
 
 class Command(BaseCommand):
@@ -20,9 +20,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", dest="as_json", action="store_true", help="Print the results as JSON."
         )
+        add_project_option(parser)
 
-    def handle(self, *args, as_json: bool, **options) -> None:
-        urls = dict(Site.objects.filter(enabled=True).values_list("id", "url"))
+    def handle(self, *args, as_json: bool, project: str | None, **options) -> None:
+        urls = dict(sites_for_command(project).filter(enabled=True).values_list("id", "url"))
         if not urls:
             if as_json:
                 self.stdout.write("[]")

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from monitor.checking import check_site_now
 from monitor.management.commands.ping import EXIT_BAD_INPUT, EXIT_DOWN, write_result
 from monitor.net import PRIVATE_TARGETS_SETTING
+from sites.cli import add_project_option, site_for_command
 from sites.models import Site
-from sites.services import site_find
 
 EXIT_NOT_CHECKED = 3
 
@@ -26,15 +26,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", dest="as_json", action="store_true", help="Print the result as JSON."
         )
+        add_project_option(parser)
 
-    def handle(self, *args, site: str, as_json: bool, **options) -> None:
-        try:
-            found = site_find(site)
-        except Site.DoesNotExist:
-            raise CommandError(
-                f"No site with id or URL {site!r}. See `manage.py list_sites`.",
-                returncode=EXIT_BAD_INPUT,
-            ) from None
+    def handle(self, *args, site: str, as_json: bool, project: str | None, **options) -> None:
+        found = site_for_command(site, project_id=project, returncode=EXIT_BAD_INPUT)
         try:
             result = check_site_now(found)
         except Site.DoesNotExist:

@@ -5,6 +5,7 @@ import json
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from sites.cli import add_project_option, sites_for_command
 from sites.models import Site
 
 MAX_REASON = 60
@@ -24,9 +25,10 @@ class Command(BaseCommand):
             action="store_true",
             help="Print a JSON array of sites instead of a table.",
         )
+        add_project_option(parser)
 
-    def handle(self, *args, as_json: bool, **options) -> None:
-        sites = list(Site.objects.order_by("id"))
+    def handle(self, *args, as_json: bool, project: str | None, **options) -> None:
+        sites = list(sites_for_command(project).order_by("id"))
         if as_json:
             self.stdout.write(json.dumps([site_dict(s) for s in sites], indent=2))
         elif not sites:
@@ -67,6 +69,7 @@ def table_row(site: Site) -> tuple[str, ...]:
 def site_dict(site: Site) -> dict:
     return {
         "id": site.id,
+        "project": site.project_id,
         "url": site.url,
         "name": site.name,
         "enabled": site.enabled,

@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from sites.cli import add_project_option, site_for_command
 from sites.models import Site
-from sites.services import site_delete, site_find
+from sites.services import site_delete
 
 
 class Command(BaseCommand):
@@ -16,14 +17,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "site", metavar="ID_OR_URL", help="The site's id, or its URL as it was added."
         )
+        add_project_option(parser)
 
-    def handle(self, *args, site: str, **options) -> None:
-        try:
-            found = site_find(site)
-        except Site.DoesNotExist:
-            raise CommandError(
-                f"No site with id or URL {site!r}. See `manage.py list_sites`."
-            ) from None
+    def handle(self, *args, site: str, project: str | None, **options) -> None:
+        found = site_for_command(site, project_id=project)
         site_id, checks = found.id, found.checks.count()
         try:
             site_delete(site=found)  # clears found.id, hence site_id above

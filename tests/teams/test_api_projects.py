@@ -1,5 +1,8 @@
 """GET/POST /api/projects and GET/PATCH/DELETE /api/projects/<id>."""
 
+from django.utils import timezone
+
+from monitor.models import Check, Transition
 from teams.models import AuditEvent, Membership, Project, Role
 from tests.teams.conftest import SECRET_PROJECT_NAME
 
@@ -63,6 +66,18 @@ def test_the_owner_deletes_the_project_with_its_sites(team):
         SECRET_PROJECT_NAME,
         {"sites": 1},
     )
+
+
+def test_deleting_a_project_takes_its_sites_history_too(team):
+    site = team.project.sites.get()
+    check = Check.objects.create(site=site, checked_at=timezone.now(), up=False)
+    Transition.objects.create(site=site, from_status="up", to_status="down", check_result=check)
+
+    response = team.client("owner").delete(f"/api/projects/{team.project.pk}")
+
+    assert response.status_code == 204
+    assert not Check.objects.filter(site_id=site.pk).exists()
+    assert not Transition.objects.filter(site_id=site.pk).exists()
 
 
 def test_a_personal_project_cannot_be_deleted_and_the_answer_says_why(team):

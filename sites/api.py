@@ -98,7 +98,7 @@ class SiteCreateApi(SiteApiView):
         else:
             project = _project_for_write(request, project_id)
         require(user=request.user, project=project, action=Action.EDIT_MONITORS)
-        site = site_create(project=project, **values)
+        site = site_create(project=project, actor=request.user, request=request, **values)
         return Response(SiteOutputSerializer(site).data, status=status.HTTP_201_CREATED)
 
 
@@ -125,7 +125,9 @@ class SiteUpdateApi(SiteApiView):
         site = get_site_or_404(request, site_id, action=Action.EDIT_MONITORS)
         serializer = SiteUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        site = site_update(site=site, **serializer.validated_data)
+        site = site_update(
+            site=site, actor=request.user, request=request, **serializer.validated_data
+        )
         return Response(SiteOutputSerializer(site).data)
 
 
@@ -137,7 +139,8 @@ class SiteDeleteApi(SiteApiView):
     )
     def delete(self, request: Request, site_id: str) -> Response:
         """Stop monitoring a site; its checks and transitions are deleted with it."""
-        site_delete(site=get_site_or_404(request, site_id, action=Action.EDIT_MONITORS))
+        site = get_site_or_404(request, site_id, action=Action.EDIT_MONITORS)
+        site_delete(site=site, actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

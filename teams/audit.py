@@ -1,10 +1,35 @@
 """The audit log: one function writes it, whatever was done and from where."""
 
+from enum import StrEnum
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from django.http import HttpRequest
 
 from teams.models import AuditEvent, Project
+
+
+class AuditAction(StrEnum):
+    """What an audit event records; stored as its value."""
+
+    SITE_CREATED = "site.created"
+    SITE_CHANGED = "site.changed"
+    SITE_PAUSED = "site.paused"
+    SITE_RESUMED = "site.resumed"
+    SITE_DELETED = "site.deleted"
+    PROJECT_CREATED = "project.created"
+    PROJECT_RENAMED = "project.renamed"
+    PROJECT_SETTINGS_CHANGED = "project.settings_changed"
+    PROJECT_DELETED = "project.deleted"
+    PROJECT_TRANSFERRED = "project.transferred"
+    MEMBER_ADDED = "member.added"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    MEMBER_REMOVED = "member.removed"
+    INVITATION_SENT = "invitation.sent"
+    INVITATION_REVOKED = "invitation.revoked"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    TOKEN_CREATED = "token.created"  # noqa: S105 (an action name, not a secret)
+    TOKEN_REVOKED = "token.revoked"  # noqa: S105
 
 
 def audit_record(

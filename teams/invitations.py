@@ -13,10 +13,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from teams.audit import AuditAction, audit_record
 from teams.models import Invitation, Membership, Project, Role
 from teams.tokens import digest_of
 
@@ -58,7 +60,9 @@ def invitation_for_key(key: str) -> Invitation | None:
     return invitation if invitation is not None and invitation.usable else None
 
 
-def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Membership:
+def invitation_accept(
+    *, invitation: Invitation, user: AbstractBaseUser, request: HttpRequest | None = None
+) -> Membership:
     """Make the user a member with the invited role; an invitation is used once."""
     with transaction.atomic():
         # Conditional update: two tabs accepting at once make one membership.
@@ -69,6 +73,14 @@ def invitation_accept(*, invitation: Invitation, user: AbstractBaseUser) -> Memb
             raise ValidationError("This invitation has been used already.")
         membership, _ = Membership.objects.get_or_create(
             user=user, project=invitation.project, defaults={"role": invitation.role}
+        )
+        audit_record(
+            action=AuditAction.INVITATION_ACCEPTED,
+            actor=user,
+            project=invitation.project,
+            target=invitation,
+            detail={"email": invitation.email, "role": membership.role},
+            request=request,
         )
     return membership
 

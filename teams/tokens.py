@@ -10,11 +10,14 @@ import secrets
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from teams.audit import AuditAction, audit_record
 from teams.models import ApiToken
 
 KEY_PREFIX = "upt_"
@@ -32,22 +35,40 @@ def token_create(
     name: str,
     read_only: bool = False,
     expires_at=None,
+    via: str = "",
+    request: HttpRequest | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new token and its key; the key is not stored and cannot be shown again."""
+    """A new token and its key; the key is not stored and cannot be shown again.
+
+    Recorded in the audit log as an account event of the user (no project);
+    `via` says where it was made when the user did not (a command).
+    """
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user,
-        name=name.strip() or "API token",
-        prefix=key[: len(KEY_PREFIX) + 4],
-        digest=digest_of(key),
-        read_only=read_only,
-        expires_at=expires_at,
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name.strip()[:100] or "API token",
+            prefix=key[: len(KEY_PREFIX) + 4],
+            digest=digest_of(key),
+            read_only=read_only,
+            expires_at=expires_at,
+        )
+        audit_record(
+            action=AuditAction.TOKEN_CREATED,
+            actor=user,
+            target=token,
+            detail={"readOnly": read_only, **({"via": via} if via else {})},
+            request=request,
+        )
     return token, key
 
 
-def token_revoke(*, token: ApiToken) -> None:
-    token.delete()
+def token_revoke(*, token: ApiToken, request: HttpRequest | None = None) -> None:
+    with transaction.atomic():
+        audit_record(
+            action=AuditAction.TOKEN_REVOKED, actor=token.user, target=token, request=request
+        )
+        token.delete()
 
 
 def token_for_key(key: str) -> ApiToken | None:

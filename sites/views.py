@@ -76,7 +76,7 @@ def dashboard_login_required(view: Callable[..., HttpResponse]) -> Callable[...,
 
 def audit_of(request: HttpRequest) -> dict:
     """Who to name in the audit log for a write made from a page."""
-    return {}
+    return {"actor": request.user, "request": request}
 
 
 def _selected_project(request: HttpRequest, *, remembered: bool = True) -> Project | None:

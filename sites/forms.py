@@ -69,7 +69,12 @@ class SiteForm(_ServiceErrorsMixin, forms.Form):
     name = _name_field()
     interval = _interval_field()
     timeout = _timeout_field()
-    project = forms.TypedChoiceField(label="Project", coerce=int, required=False)
+    project = forms.TypedChoiceField(
+        label="Project",
+        coerce=int,
+        required=False,
+        error_messages={"invalid_choice": "You may not add sites to that project."},
+    )
 
     def __init__(
         self, *args, user: AbstractBaseUser, initial_project: Project | None = None, **kwargs

@@ -129,7 +129,7 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
         "refresh_seconds": REFRESH_SECONDS,
         "project": project,
         # Links and the htmx poll name the project, so two tabs may show two projects.
-        "project_query": f"project={project.pk}&" if project else "",
+        "project_query": f"project={project.pk}" if project else "",
         "editable_ids": set(editable_project_ids(user=request.user)),
     }
 

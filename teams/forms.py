@@ -40,7 +40,7 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=INVITABLE_ROLES, initial=Role.EDITOR)
 
     def target(self) -> dict:
-        """The keyword member_add_or_invite takes: `email` when it looks like one, else `username`."""
+        """member_add_or_invite's keyword: `email` when it looks like one, else `username`."""
         who = self.cleaned_data["who"]
         return {"email": who} if "@" in who else {"username": who}
 

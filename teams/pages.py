@@ -23,7 +23,7 @@ from teams.selectors import member_list, project_get, project_list, role_of
 from teams.tokens import token_create, token_revoke
 
 # Where the auth pages live (django-allauth's account and MFA URLs).
-PASSWORD_CHANGE_PATH = "/accounts/password/change/"
+PASSWORD_CHANGE_PATH = "/accounts/password/change/"  # noqa: S105 (a URL, not a password)
 TWO_FACTOR_PATH = "/accounts/2fa/"
 
 

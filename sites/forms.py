@@ -84,9 +84,11 @@ class SiteForm(_ServiceErrorsMixin, forms.Form):
         editable = Project.objects.filter(pk__in=editable_project_ids(user=user))
         self.fields["project"].choices = [(p.pk, p.name) for p in editable.order_by("name", "id")]
         self.can_add = bool(self.fields["project"].choices)
-        # Without a choice to make, the site goes to the personal project.
-        self.offers_projects = len(self.fields["project"].choices) > 1
         ids = {pk for pk, _ in self.fields["project"].choices}
+        # Without a choice to make, the site goes to the personal project; the
+        # field still shows when the dashboard is narrowed to another project.
+        elsewhere = initial_project is not None and initial_project.pk not in ids
+        self.offers_projects = len(ids) > 1 or elsewhere
         if initial_project is not None and initial_project.pk in ids:
             self.initial["project"] = initial_project.pk
         else:

@@ -6,9 +6,12 @@ PermissionDenied). Rule errors (the last owner, a personal project) come back
 as messages on the page.
 """
 
+import smtplib
+
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -143,14 +146,19 @@ def project_members(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _invite(request: HttpRequest, project: Project, form: InviteForm) -> bool:
     try:
-        added = services.member_add_or_invite(
-            project=project,
-            actor=request.user,
-            role=form.cleaned_data["role"],
-            base_url=request.build_absolute_uri("/"),
-            request=request,
-            **form.target(),
-        )
+        # One transaction: an invitation whose email could not be sent is not kept.
+        with transaction.atomic():
+            added = services.member_add_or_invite(
+                project=project,
+                actor=request.user,
+                role=form.cleaned_data["role"],
+                base_url=request.build_absolute_uri("/"),
+                request=request,
+                **form.target(),
+            )
+    except (OSError, smtplib.SMTPException) as exc:
+        form.add_error(None, f"The invitation email could not be sent ({exc}); nothing was saved.")
+        return False
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
             form.add_error("who", [m for ms in exc.message_dict.values() for m in ms])

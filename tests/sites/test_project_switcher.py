@@ -136,6 +136,7 @@ def test_the_add_form_offers_only_projects_where_the_user_is_editor_or_above(cli
     offered = [pk for pk, _ in form.fields["project"].choices]
     assert offered == [team.viewer.personal_project.pk]
     assert form.initial["project"] == team.viewer.personal_project.pk
+    assert form.offers_projects  # the page says where the site would go
 
 
 def test_a_viewer_cannot_add_a_site_to_the_project_by_crafting_the_form(client, team):

@@ -239,3 +239,17 @@ def test_an_invitation_of_another_project_is_404_on_this_projects_route(client, 
 
     assert response.status_code == 404
     assert Invitation.objects.filter(pk=theirs.pk).exists()
+
+
+def test_an_invitation_whose_email_cannot_be_sent_is_not_kept(client, team, settings, refused_url):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", int(refused_url.rsplit(":", 1)[1][:-1])
+
+    response = as_(client, team.admin).post(
+        reverse("project_members", args=[team.project.pk]),
+        {"who": "carol@example.invalid", "role": "viewer"},
+    )
+
+    assert response.status_code == 200
+    assert "The invitation email could not be sent" in text_of(response)
+    assert not Invitation.objects.exists()

@@ -40,7 +40,7 @@ def test_the_account_page_lists_tokens_with_prefix_scope_and_times(client_in, us
     page = text_of(client_in.get(reverse("account")))
 
     assert "Grafana" in page
-    assert f"<code>{token.prefix}…</code>" in page
+    assert f"{token.prefix}…</code>" in page
     assert "Read-only" in page
     assert "3 hours ago" in page
     assert (timezone.now() + timedelta(days=30)).strftime("%Y-%m-%d") in page

@@ -18,6 +18,8 @@ MAX_HOST_LENGTH = 253
 SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+# "host:port" with nothing after the port but a path, query or fragment.
+_PORT_RE = re.compile(r"^[0-9]*(?:[/?#]|$)")
 _HOST_LABEL_RE = re.compile(rf"[a-zA-Z0-9_-]{{1,{MAX_LABEL_LENGTH}}}")
 
 
@@ -35,8 +37,9 @@ def normalize_url(raw: str) -> str:
         raise ValidationError("The URL contains spaces or control characters.", code="invalid")
     match = _SCHEME_RE.match(url)
     # A bare host ("example.com", "example.com:8080/x") defaults to https, as
-    # in the seed; "host:port" looks like a scheme, so only "x://" counts.
-    if match and (url[match.end() :].startswith("//") or match.group(1).lower() in SCHEMES):
+    # in the seed. "host:port" looks like a scheme, so a scheme is "x://", a
+    # known one, or a dot-free name not followed by a port ("javascript:alert(1)").
+    if match and _names_a_scheme(match.group(1), url[match.end() :]):
         scheme = match.group(1).lower()
         if scheme not in SCHEMES:
             raise ValidationError(
@@ -88,6 +91,12 @@ def normalize_url(raw: str) -> str:
             f"The URL is longer than {MAX_URL_LENGTH} characters.", code="too_long"
         )
     return normalized
+
+
+def _names_a_scheme(candidate: str, rest: str) -> bool:
+    if rest.startswith("//") or candidate.lower() in SCHEMES:
+        return True
+    return "." not in candidate and not _PORT_RE.match(rest)
 
 
 def _is_valid_host_name(ascii_host: str) -> bool:

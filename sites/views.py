@@ -16,18 +16,21 @@ from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.adapter import LOCKOUT
 from accounts.limits import failure_counted, lockout_message, seconds_locked_out
+from monitor.checking import check_site_now
 from sites import selectors
-from sites.forms import FirstAdminForm, SiteForm
+from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
 from sites.models import Site
-from sites.services import site_delete
-from teams.access import Action, require
-from teams.services import personal_project_ensure
+from sites.services import site_delete, site_update
+from teams.access import Action, can, require
+from teams.models import Project
+from teams.selectors import editable_project_ids, project_get, project_list
 from uptime.throttling import client_address
 
 RECENT_CHECKS = 50
@@ -35,6 +38,9 @@ RECENT_TRANSITIONS = 20
 REFRESH_SECONDS = 5
 # Sites per dashboard page: a page renders in a few milliseconds whatever the total.
 PAGE_SIZE = 50
+# The dashboard's project switcher: the chosen project id, remembered per session.
+SESSION_PROJECT = "dashboard_project"
+ALL_PROJECTS = "all"
 
 
 def _setup_needed() -> bool:
@@ -65,9 +71,43 @@ def dashboard_login_required(view: Callable[..., HttpResponse]) -> Callable[...,
     return wrapper
 
 
-def _site_list_context(request: HttpRequest) -> dict:
+def audit_of(request: HttpRequest) -> dict:
+    """Who to name in the audit log for a write made from a page."""
+    return {"actor": request.user, "request": request}
+
+
+def _selected_project(request: HttpRequest, *, remembered: bool = True) -> Project | None:
+    """The project the dashboard is narrowed to, or None for all of them.
+
+    `?project=<id>` chooses one (404 for a project that is not the user's) and
+    is remembered in the session; `?project=all` forgets it. A remembered
+    project the user has since left quietly falls back to all. The htmx poll
+    passes remembered=False: it names its project, so two tabs may differ.
+    """
+    chosen = request.GET.get("project")
+    if chosen == ALL_PROJECTS:
+        request.session.pop(SESSION_PROJECT, None)
+        return None
+    if chosen:
+        try:
+            project = project_get(user=request.user, project_id=chosen)
+        except Project.DoesNotExist:
+            raise Http404("No such project.") from None
+        request.session[SESSION_PROJECT] = project.pk
+        return project
+    chosen = request.session.get(SESSION_PROJECT) if remembered else None
+    if chosen is None:
+        return None
+    try:
+        return project_get(user=request.user, project_id=chosen)
+    except Project.DoesNotExist:
+        request.session.pop(SESSION_PROJECT, None)
+        return None
+
+
+def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
     """One page of sites, most urgent first, and the summary counts of all of them."""
-    sites = selectors.site_list(user=request.user)
+    sites = selectors.site_list(user=request.user, project_id=project.pk if project else None)
     summary = sites.aggregate(
         total=Count("pk"),
         paused=Count("pk", filter=Q(enabled=False)),
@@ -84,6 +124,10 @@ def _site_list_context(request: HttpRequest) -> dict:
         "counts": {status: summary[status] for status in Site.Status.values},
         "paused_count": summary["paused"],
         "refresh_seconds": REFRESH_SECONDS,
+        "project": project,
+        # Links and the htmx poll name the project, so two tabs may show two projects.
+        "project_query": f"project={project.pk}" if project else "",
+        "editable_ids": set(editable_project_ids(user=request.user)),
     }
 
 
@@ -99,15 +143,23 @@ def _dashboard_order(sites: QuerySet[Site]) -> QuerySet[Site]:
     return sites.annotate(rank=rank).order_by("rank", "name", "url", "id")
 
 
-def _render_dashboard(request: HttpRequest, form: SiteForm) -> HttpResponse:
-    context = {"form": form, **_site_list_context(request)}
-    return render(request, "sites/dashboard.html", context)
+def _render_dashboard(
+    request: HttpRequest, form: SiteForm, project: Project | None, *, status: int = 200
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "projects": project_list(user=request.user).order_by("name", "id"),
+        **_site_list_context(request, project),
+    }
+    return render(request, "sites/dashboard.html", context, status=status)
 
 
 @require_GET
 @dashboard_login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return _render_dashboard(request, SiteForm())
+    project = _selected_project(request)
+    form = SiteForm(user=request.user, initial_project=project)
+    return _render_dashboard(request, form, project)
 
 
 @require_GET
@@ -115,25 +167,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @dashboard_login_required
 def site_list(request: HttpRequest) -> HttpResponse:
     """The part of the dashboard that htmx re-fetches every few seconds."""
-    return render(request, "sites/_site_list.html", _site_list_context(request))
+    context = _site_list_context(request, _selected_project(request, remembered=False))
+    return render(request, "sites/_site_list.html", context)
 
 
 @require_POST
 @dashboard_login_required
 def site_add(request: HttpRequest) -> HttpResponse:
-    form = SiteForm(request.POST)
-    project = personal_project_ensure(user=request.user)
-    site = form.save(project=project) if form.is_valid() else None
+    form = SiteForm(request.POST, user=request.user)
+    site = form.save(**audit_of(request)) if form.is_valid() else None
     if site is None:
-        return _render_dashboard(request, form)
+        return _render_dashboard(request, form, _selected_project(request))
     messages.success(request, f"Now monitoring {site}.")
     return redirect("dashboard")
 
 
-@require_GET
-@dashboard_login_required
-def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    site = _site_or_404(request, pk)
+def _site_detail_context(request: HttpRequest, site: Site) -> dict:
     transitions = list(site.transitions.all()[:RECENT_TRANSITIONS])
     for transition in transitions:
         # Why an alert was never sent or was held back (Slack's answer, already
@@ -143,15 +192,94 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
             transition.notification_reason = (
                 transition.attempts.order_by("-id").values_list("error", flat=True).first()
             )
-    return render(
-        request,
-        "sites/site_detail.html",
-        {
-            "site": site,
-            "checks": site.checks.all()[:RECENT_CHECKS],
-            "transitions": transitions,
-        },
-    )
+    return {
+        "site": site,
+        "checks": site.checks.all()[:RECENT_CHECKS],
+        "transitions": transitions,
+        "can_edit": can(user=request.user, project=site.project_id, action=Action.EDIT_MONITORS),
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+
+
+@require_GET
+@dashboard_login_required
+def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    site = _site_or_404(request, pk)
+    return render(request, "sites/site_detail.html", _site_detail_context(request, site))
+
+
+@require_GET
+@never_cache
+@dashboard_login_required
+def site_detail_part(request: HttpRequest, pk: int) -> HttpResponse:
+    """The part of the site page that htmx re-fetches every few seconds."""
+    site = _site_or_404(request, pk)
+    return render(request, "sites/_site_detail.html", _site_detail_context(request, site))
+
+
+@require_http_methods(["GET", "POST"])
+@dashboard_login_required
+def site_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    site = _site_or_404(request, pk, action=Action.EDIT_MONITORS)
+    if request.method == "GET":
+        form = SiteEditForm(site=site)
+    else:
+        form = SiteEditForm(request.POST, site=site)
+        if form.is_valid() and form.save(**audit_of(request)):
+            messages.success(request, f"Saved {site}.")
+            return redirect("site_detail", site.pk)
+    return render(request, "sites/site_edit.html", {"site": site, "form": form})
+
+
+@require_POST
+@dashboard_login_required
+def site_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    return _set_enabled(request, pk, enabled=False)
+
+
+@require_POST
+@dashboard_login_required
+def site_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    return _set_enabled(request, pk, enabled=True)
+
+
+def _set_enabled(request: HttpRequest, pk: int, *, enabled: bool) -> HttpResponse:
+    site = _site_or_404(request, pk, action=Action.EDIT_MONITORS)
+    try:
+        site_update(site=site, enabled=enabled, **audit_of(request))
+    except Site.DoesNotExist:
+        raise Http404("No such site.") from None
+    verb = "Resumed" if enabled else "Paused"
+    messages.success(request, f"{verb} {site}.")
+    return _back(request, site)
+
+
+@require_POST
+@dashboard_login_required
+def site_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """Probe the site now (even a paused one) and record the result, as the API does."""
+    site = _site_or_404(request, pk, action=Action.EDIT_MONITORS)
+    try:
+        result = check_site_now(site)
+    except Site.DoesNotExist:
+        raise Http404("No such site.") from None
+    if result.up:
+        messages.success(request, f"{site} is up ({result.status_code}).")
+    else:
+        messages.error(request, f"{site} is down: {result.reason}")
+    return _back(request, site)
+
+
+def _back(request: HttpRequest, site: Site) -> HttpResponse:
+    """Back to the page the form was on (the dashboard or the site page), never off-site."""
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("site_detail", args=[site.pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
 
 
 @require_http_methods(["GET", "POST"])
@@ -162,7 +290,7 @@ def site_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "sites/site_confirm_delete.html", {"site": site})
     label = str(site)
     try:
-        site_delete(site=site)
+        site_delete(site=site, **audit_of(request))
     except Site.DoesNotExist:  # deleted by another request since the line above
         raise Http404(f"No site has the id {pk}.") from None
     messages.success(request, f"Stopped monitoring {label}.")

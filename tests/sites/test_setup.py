@@ -2,9 +2,11 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.urls import reverse
 
 from sites.forms import FirstAdminForm
+from teams.models import Project, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +41,21 @@ def test_setup_creates_a_superuser_and_logs_them_in(client):
     assert admin.is_superuser and admin.is_staff
     assert admin.check_password("kestrel-orbit-42")
     assert client.get(reverse("dashboard")).status_code == 200
+
+
+def test_the_first_account_owns_its_project_and_adopts_sites_added_before_it(client):
+    """`manage.py add_site` before any account puts the site in "Default"; the
+    first account made by /setup owns that project and sees the site."""
+    call_command("add_site", "http://127.0.0.1:9/early", verbosity=0)
+
+    client.post(reverse("setup"), GOOD)
+
+    admin = get_user_model().objects.get()
+    project = Project.objects.get()
+    assert project.personal_of == admin
+    assert project.memberships.get().user == admin
+    assert project.memberships.get().role == Role.OWNER
+    assert "http://127.0.0.1:9/early" in client.get(reverse("dashboard")).content.decode()
 
 
 @pytest.mark.parametrize(

@@ -347,13 +347,13 @@ def test_the_detail_page_of_a_missing_site_is_404(client_in):
     assert client_in.get(reverse("site_detail", args=[999])).status_code == 404
 
 
-def test_the_nav_links_to_admin_and_the_api_schema_and_logs_out_by_post(client, admin_user):
+def test_the_nav_links_to_admin_and_the_api_docs_and_logs_out_by_post(client, admin_user):
     client.force_login(admin_user)
 
     page = text_of(client.get(reverse("dashboard")))
 
     assert 'href="/admin/"' in page
-    assert 'href="/api/schema"' in page
+    assert f'href="{reverse("api-docs")}"' in page
     assert f'<form class="nav__logout" method="post" action="{reverse("logout")}">' in page
 
 

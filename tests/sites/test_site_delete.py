@@ -227,7 +227,7 @@ def test_deletes_racing_the_recorder_all_succeed_and_leave_no_rows_behind(token)
 
     def delete(order: list[Site]) -> None:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         try:
             recording.wait()
             for site in order:

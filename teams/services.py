@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from teams.models import Membership, Project, Role
+from uptime.text import validate_display_name
 
 
 def project_create(*, user: AbstractBaseUser, name: str) -> Project:
@@ -12,6 +13,10 @@ def project_create(*, user: AbstractBaseUser, name: str) -> Project:
     name = name.strip()
     if not name:
         raise ValidationError({"name": ["A project needs a name."]})
+    try:
+        validate_display_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
     with transaction.atomic():
         project = Project.objects.create(name=name[:200])
         Membership.objects.create(user=user, project=project, role=Role.OWNER)

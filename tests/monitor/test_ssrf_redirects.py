@@ -122,10 +122,10 @@ def guard_decisions(settings, monkeypatch, origin):
     real_check_address = monitor.net.check_address
     decisions = []
 
-    def check_address(ip: str) -> None:
+    def check_address(ip: str, **kwargs) -> None:
         decisions.append(ip)
         if ip != ORIGIN_HOST:
-            real_check_address(ip)
+            real_check_address(ip, **kwargs)
 
     monkeypatch.setattr(monitor.probe, "check_address", check_address)
     monkeypatch.setattr(monitor.net, "check_address", check_address)

@@ -89,8 +89,12 @@ class BodySizeLimitMiddleware:
         )
         detail = f"The request body is {length} bytes; the limit is {limit} bytes."
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": detail}, status=413)
-        return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
+            response = JsonResponse({"detail": detail}, status=413)
+        else:
+            response = HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
+        # Logged above, with the sizes; django.request would add a second line.
+        response._has_been_logged = True
+        return response
 
 
 class SessionLifetimeMiddleware:

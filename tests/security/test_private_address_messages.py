@@ -26,9 +26,7 @@ def assert_tells_nothing(text: str) -> None:
         assert detail not in text
 
 
-def test_a_ping_of_an_internal_name_does_not_say_what_it_resolves_to(
-    api_client, guard_on, caplog
-):
+def test_a_ping_of_an_internal_name_does_not_say_what_it_resolves_to(api_client, guard_on, caplog):
     with caplog.at_level(logging.INFO, logger="monitor.net"):
         response = api_client.get("/api/ping/http://vm.localhost/")
     assert response.status_code == 400

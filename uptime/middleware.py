@@ -129,4 +129,6 @@ class SessionLifetimeMiddleware:
 def stamp_sign_in(sender, request: HttpRequest | None, user, **kwargs) -> None:
     """user_logged_in receiver: the absolute session lifetime starts now."""
     if request is not None and hasattr(request, "session"):
-        request.session[SESSION_STARTED] = int(time.time())
+        now = int(time.time())
+        request.session[SESSION_STARTED] = now
+        request.session[SESSION_SEEN] = now

@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from kombu.exceptions import OperationalError as BrokerError
 from requests.utils import requote_uri
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from monitor.checking import check_site_now
 from monitor.probe import Target, probe
+from monitor.probe_limits import ProbeCapReached, probe_slot
 from monitor.serializers import (
     CheckAllOutputSerializer,
     CheckOutputSerializer,
@@ -36,6 +37,7 @@ from sites.api import (
 from sites.models import Site
 from teams.access import Action
 from teams.selectors import editable_project_ids, project_list
+from uptime.throttling import AnonThrottle, ProbeThrottle, UserThrottle
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,31 @@ class TargetQueryContentNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class PingApi(APIView):
+TOO_MANY_PROBES = OpenApiResponse(
+    description="Too many probes: over UPTIME_PROBE_RATE, or too many running at once "
+    "(Retry-After says when to try again)."
+)
+
+
+class ProbeThrottled(Throttled):
+    def __init__(self, refusal: ProbeCapReached) -> None:
+        super().__init__(wait=refusal.retry_after, detail=str(refusal))
+
+
+class ProbeApi(APIView):
+    """A view that runs a probe inside the request: its own rate, and a slot for each probe."""
+
+    throttle_classes = [UserThrottle, AnonThrottle, ProbeThrottle]
+
+    def run_probe(self, request: Request, timeout: float, probe_call):
+        try:
+            with probe_slot(user_id=request.user.pk, timeout=timeout):
+                return probe_call()
+        except ProbeCapReached as refusal:
+            raise ProbeThrottled(refusal) from None
+
+
+class PingApi(ProbeApi):
     content_negotiation_class = TargetQueryContentNegotiation
 
     @extend_schema(
@@ -82,14 +108,16 @@ class PingApi(APIView):
                 ),
             )
         ],
-        responses={200: ProbeResultOutputSerializer, 400: BAD_INPUT},
+        responses={200: ProbeResultOutputSerializer, 400: BAD_INPUT, 429: TOO_MANY_PROBES},
     )
     def get(self, request: Request, url: str) -> Response:
         """Probe a URL now and answer whether it is up; nothing is stored."""
         serializer = PingInputSerializer(data={"url": target_url_from_path(request, url)})
         serializer.is_valid(raise_exception=True)
         target = serializer.validated_data["url"]
-        result = probe(Target(url=target, timeout=PING_TIMEOUT))
+        result = self.run_probe(
+            request, PING_TIMEOUT, lambda: probe(Target(url=target, timeout=PING_TIMEOUT))
+        )
         return Response(ProbeResultOutputSerializer(result, context={"url": target}).data)
 
 
@@ -102,18 +130,23 @@ def target_url_from_path(request: Request, path_part: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-class CheckApi(APIView):
+class CheckApi(ProbeApi):
     @extend_schema(
         operation_id="check",
         parameters=[SITE_ID_PARAMETER],
         request=None,
-        responses={200: CheckOutputSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: CheckOutputSerializer,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            429: TOO_MANY_PROBES,
+        },
     )
     def post(self, request: Request, site_id: str) -> Response:
         """Probe one site now (even a disabled one) and record the result."""
         site = get_site_or_404(request, site_id, action=Action.EDIT_MONITORS)
         try:
-            result = check_site_now(site)
+            result = self.run_probe(request, site.timeout, lambda: check_site_now(site))
         except Site.DoesNotExist:
             raise NotFound(f"Site {site.id} was deleted during the check.") from None
         return Response(CheckOutputSerializer(result, context={"url": site.url}).data)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -235,3 +236,22 @@ class ConnectivityIncident(models.Model):
     def __str__(self) -> str:
         state = "open" if self.is_open else f"ended {self.ended_at:%Y-%m-%d %H:%M:%S}"
         return f"connectivity incident since {self.started_at:%Y-%m-%d %H:%M:%S} ({state})"
+
+
+class ProbeSlot(models.Model):
+    """A probe running inside a web request ("ping", "check now"), counted to cap them.
+
+    Each such probe holds a web server thread until the target answers or
+    times out; monitor.probe_limits admits one only while the user's and
+    everyone's rows are under their caps. A row left by a killed process is
+    ignored past `expires_at`.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()
+    # When the probe will have given up at the latest (its timeout).
+    ends_by = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"probe by user {self.user_id} since {self.started_at:%H:%M:%S}"

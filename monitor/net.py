@@ -9,6 +9,7 @@ catches DNS rebinding and redirects to private addresses. Inside a
 """
 
 import ipaddress
+import logging
 import socket
 import threading
 from contextvars import ContextVar
@@ -20,6 +21,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
 
+log = logging.getLogger(__name__)
+
 USER_AGENT = "Uptime/1.0 (self-hosted uptime monitor)"
 PRIVATE_TARGETS_SETTING = "UPTIME_ALLOW_PRIVATE_TARGETS"
 
@@ -29,7 +32,20 @@ class ResolutionError(Exception):
 
 
 class AddressNotAllowed(Exception):
-    """Every address of the host is one Uptime may not connect to."""
+    """Every address of the host is one Uptime may not connect to.
+
+    Its message is what a user is told, and names no address: "127.0.0.1 is a
+    loopback address" would let anyone map what internal names resolve to.
+    The address and its kind are kept on the exception and logged.
+    """
+
+    def __init__(self, address: str, kind: str) -> None:
+        super().__init__(
+            "The host resolves to a non-public address; monitoring private addresses "
+            f"is off (set {PRIVATE_TARGETS_SETTING}=1 to allow it)"
+        )
+        self.address = address
+        self.kind = kind
 
 
 def address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
@@ -44,16 +60,20 @@ def address_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | Non
     return None
 
 
-def check_address(ip: str) -> None:
-    """Raise AddressNotAllowed unless Uptime may connect to `ip`."""
+def check_address(ip: str, *, host: str = "") -> None:
+    """Raise AddressNotAllowed unless Uptime may connect to `ip` (of `host`, for the log)."""
     if settings.UPTIME_ALLOW_PRIVATE_TARGETS:
         return
     kind = address_kind(ipaddress.ip_address(ip.split("%", 1)[0]))
     if kind:
-        raise AddressNotAllowed(
-            f"{ip} is a {kind} address; monitoring private addresses is off "
-            f"(set {PRIVATE_TARGETS_SETTING}=1 to allow it)"
+        log.info(
+            "refused %s: %s is a %s address (%s is off)",
+            host or ip,
+            ip,
+            kind,
+            PRIVATE_TARGETS_SETTING,
         )
+        raise AddressNotAllowed(ip, kind)
 
 
 def never_resolves(host: str) -> str | None:
@@ -96,7 +116,7 @@ def guarded_connect(host: str, port: int, timeout, socket_options=None) -> socke
     last_error: OSError | None = None
     for family, socktype, proto, _, sockaddr in resolve(host, port):
         try:
-            check_address(sockaddr[0])
+            check_address(sockaddr[0], host=host)
         except AddressNotAllowed as exc:
             refusal = exc
             continue

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import certifi
 import pycurl
@@ -236,13 +237,16 @@ class _Transfer:
         and after DNS changes), so a name cannot smuggle a request inside."""
         family, socktype, protocol, sockaddr = address
         try:
-            check_address(sockaddr[0])
+            check_address(sockaddr[0], host=self._host())
         except AddressNotAllowed as exc:
             self.refusal = exc
             return pycurl.SOCKET_BAD
         sock = socket.socket(family, socktype, protocol)
         self.sockets.append(sock)
         return sock
+
+    def _host(self) -> str:
+        return (urlsplit(self.target.url).hostname or "") if self.target else ""
 
     def result(self, errcode: int, errmsg: str) -> ProbeResult:
         for sock in self.sockets:

@@ -66,6 +66,16 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def quote(text: str) -> str:
+    """User text as an inline code span, escaped: shown as typed, never as markup.
+
+    Slack's mrkdwn has no escape for `*`, `_` or `~`; inside a code span they
+    are plain characters. A backtick would end the span early, so it becomes
+    the look-alike U+02CB (modifier letter grave accent).
+    """
+    return "`" + escape(text.replace("`", "\u02cb")) + "`"
+
+
 def format_message(transition: Transition) -> str:
     """The Slack text for a transition: headline, reason or downtime, and time (UTC)."""
     if transition.is_down:
@@ -78,7 +88,7 @@ def format_message(transition: Transition) -> str:
 def _subject(transition: Transition, verb: str) -> str:
     site = transition.site
     if site.name:
-        return f"*{escape(site.name)}* ({escape(site.url)}) {verb}"
+        return f"{quote(site.name)} ({escape(site.url)}) {verb}"
     return f"*{escape(site.url)} {verb}*"
 
 

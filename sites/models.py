@@ -1,11 +1,10 @@
-import unicodedata
-
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from sites.targets import MAX_URL_LENGTH, clean_target
+from uptime.text import validate_display_name
 
 MIN_INTERVAL = 10
 MAX_INTERVAL = 86_400
@@ -109,10 +108,10 @@ class Site(models.Model):
         else:
             if self.project_id and self.url_taken():
                 errors["url"] = [DUPLICATE_URL]
-        if any(unicodedata.category(ch) == "Cc" for ch in self.name or ""):
-            # A name is one line of display text; a tab, newline or escape
-            # code would garble the dashboard, the logs and notifications.
-            errors["name"] = ["The name contains control characters."]
+        try:
+            validate_display_name(self.name)
+        except ValidationError as exc:
+            errors["name"] = exc.messages
         if self.interval and self.timeout and self.timeout > self.interval:
             errors["timeout"] = [
                 f"The timeout ({self.timeout}s) cannot be longer than "

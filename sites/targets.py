@@ -127,6 +127,6 @@ def validate_target_address(url: str) -> None:
         return
     for *_, sockaddr in infos:
         try:
-            check_address(sockaddr[0])
+            check_address(sockaddr[0], host=parts.hostname or "")
         except AddressNotAllowed as exc:
             raise ValidationError(str(exc), code="private_address") from None

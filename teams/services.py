@@ -17,6 +17,7 @@ from teams.audit import AuditAction, audit_record
 from teams.invitations import invitation_create, invitation_revoke
 from teams.models import Invitation, Membership, Project, Role
 from teams.selectors import role_of
+from uptime.text import validate_display_name
 
 PERSONAL_PROJECT_KEPT = (
     "A personal project cannot be deleted while its user has an account; "
@@ -33,6 +34,7 @@ def project_create(
     name = name.strip()
     if not name:
         raise ValidationError({"name": ["A project needs a name."]})
+    _check_name(name)
     with transaction.atomic():
         project = Project.objects.create(name=name[:200])
         Membership.objects.create(user=user, project=project, role=Role.OWNER)
@@ -44,6 +46,13 @@ def project_create(
             request=request,
         )
     return project
+
+
+def _check_name(name: str) -> None:
+    try:
+        validate_display_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
 
 
 def personal_project_ensure(*, user: AbstractBaseUser) -> Project:
@@ -86,6 +95,7 @@ def project_update(
         if name is not None and name.strip() != project.name:
             if not name.strip():
                 raise ValidationError({"name": ["A project needs a name."]})
+            _check_name(name.strip())
             old, project.name = project.name, name.strip()[:200]
             project.save(update_fields=["name"])
             audit_record(

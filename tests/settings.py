@@ -40,6 +40,7 @@ STORAGES = {
 # set their own low values (tests/test_throttling.py, tests/test_login_limits.py).
 UPTIME_API_RATE_USER = "1000000/min"
 UPTIME_API_RATE_ANON = "1000000/min"
+UPTIME_PROBE_RATE = "1000000/min"
 UPTIME_LOGIN_FAILURES_PER_USER = 1000000
 UPTIME_LOGIN_FAILURES_PER_IP = 1000000
 # allauth's limits (login, password reset, sign-up) off for the suite;

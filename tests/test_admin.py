@@ -141,7 +141,7 @@ def test_enable_reports_a_site_whose_address_is_now_refused(admin_client, db, se
 
     site.refresh_from_db()
     assert not site.enabled
-    assert "loopback address" in response.text
+    assert "resolves to a non-public address" in response.text
     assert "Enabled 0 site(s)." in response.text
 
 
@@ -222,7 +222,7 @@ def test_editing_a_site_whose_address_is_now_refused_shows_why(admin_client, db,
 
     site.refresh_from_db()
     assert response.status_code == 200
-    assert "loopback address" in response.text
+    assert "resolves to a non-public address" in response.text
     assert site.name == ""
 
 

@@ -218,10 +218,11 @@ def probe_offline(fuzz_settings, monkeypatch, no_outside_network):
         real_init(transfer)
         transfer.curl.setopt(pycurl.DOH_URL, doh_url)
 
-    def refuse_outside(ip: str) -> None:
+    def refuse_outside(ip: str, **kwargs) -> None:
         check_address(ip)  # the guard's own refusal of loopback and private addresses
         no_outside_network.probe_connections_refused.append(ip)
-        raise AddressNotAllowed(f"{ip} is outside this machine; the fuzz connects to nothing")
+        # Outside this machine: the fuzz connects to nothing.
+        raise AddressNotAllowed(ip, "outside this machine")
 
     monkeypatch.setattr(monitor.probe._Transfer, "__init__", init)
     monkeypatch.setattr(monitor.probe, "check_address", refuse_outside)

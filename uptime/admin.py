@@ -43,3 +43,11 @@ for model, beat_model_admin in (
     admin.site.register(
         model, type(f"ReadOnly{beat_model_admin.__name__}", (ReadOnlyAdmin, beat_model_admin), {})
     )
+
+
+def _superusers_only(request) -> bool:
+    """The admin is the operators' (superusers'): staff status alone does not open it."""
+    return request.user.is_active and request.user.is_superuser
+
+
+admin.site.has_permission = _superusers_only

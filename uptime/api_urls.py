@@ -4,11 +4,12 @@ Each route takes an optional trailing slash ("/?$"), so /api/site and
 /api/site/ both work without a redirect, which would drop a POST body.
 """
 
+from django.conf import settings
 from django.urls import re_path
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
     SpectacularRedocView,
-    SpectacularSwaggerView,
+    SpectacularSwaggerSplitView,
 )
 from rest_framework.permissions import IsAuthenticated
 
@@ -25,8 +26,17 @@ from teams.api import (
     TokenCollectionApi,
     TokenRevokeApi,
 )
+from uptime.middleware import csp_override
 
 PROJECT = r"^projects/(?P<project_id>[^/]+)"
+
+# Swagger UI and Redoc set inline styles as they render, show data: images,
+# and Redoc searches in a blob: worker; scripts stay our own files only (the
+# split Swagger view serves its start-up script as a file, at ?script).
+DOCS_CSP = (
+    f"{settings.UPTIME_CSP}; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:"
+)
 
 urlpatterns = [
     # Everything after "ping/" is the target URL, slashes included, and line
@@ -62,16 +72,22 @@ urlpatterns = [
     # The schema as pages for people, behind the same login.
     re_path(
         r"^docs/?$",
-        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[IsAuthenticated]),
+        csp_override(DOCS_CSP)(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api-schema", permission_classes=[IsAuthenticated]
+            )
+        ),
         name="api-docs",
     ),
     re_path(
         r"^redoc/?$",
-        SpectacularRedocView.as_view(
-            url_name="api-schema",
-            permission_classes=[IsAuthenticated],
-            # Without the stock page's Google Fonts links (no CDN).
-            template_name="uptime/redoc.html",
+        csp_override(DOCS_CSP)(
+            SpectacularRedocView.as_view(
+                url_name="api-schema",
+                permission_classes=[IsAuthenticated],
+                # Without the stock page's Google Fonts links (no CDN).
+                template_name="uptime/redoc.html",
+            )
         ),
         name="api-redoc",
     ),

@@ -6,6 +6,7 @@ var/. Pointing DATABASE_URL and CELERY_BROKER_URL at PostgreSQL and Redis
 switches the same code to production mode.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -27,7 +28,12 @@ ENV_FILE = env_str("UPTIME_ENV_FILE", str(BASE_DIR / ".env"))
 if ENV_FILE:
     load_dotenv(ENV_FILE, override=False)
 DATA_DIR = Path(env_str("UPTIME_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The embedded database (password hashes, sessions), the secret key and the
+# broker's messages live here: owner-only, also when an older install made
+# it world-readable.
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+if DATA_DIR.stat().st_uid == os.getuid():
+    DATA_DIR.chmod(0o700)
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -81,12 +87,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: their headers and 413 apply to every answer, static files included.
+    "uptime.middleware.SecurityHeadersMiddleware",
+    "uptime.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "uptime.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -113,6 +123,24 @@ TEMPLATES = [
 ]
 
 
+def _owner_only_sqlite(name: str) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does it with the umask.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they
+    follow; existing files from an older install are tightened too.
+    """
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if not path.parent.is_dir():
+        return  # SQLite will say so, naming the path
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists() and file.stat().st_uid == os.getuid():
+            file.chmod(0o600)
+
+
 def _database() -> dict:
     url = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'uptime.sqlite3'}")
     try:
@@ -120,6 +148,7 @@ def _database() -> dict:
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        _owner_only_sqlite(config["NAME"])
         config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {
             # WAL lets the web server, the worker and beat read while one writes;
@@ -282,7 +311,10 @@ CELERY_BROKER_URL = env_url(
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
     for sub in ("queue", "processed", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+        (BROKER_DIR / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in (BROKER_DIR, *BROKER_DIR.iterdir()):
+        if folder.is_dir() and folder.stat().st_uid == os.getuid():
+            folder.chmod(0o700)
     # kombu's own file-system transport lets a worker read a message file
     # before it is written and stop (uptime/broker.py); ours writes whole files.
     use_for_filesystem_urls()
@@ -423,6 +455,17 @@ UPTIME_NUM_PROXIES = env_int("UPTIME_NUM_PROXIES", 0, minimum=0)
 # CACHE_URL to share counts between processes and machines.
 UPTIME_API_RATE_USER = env_rate("UPTIME_API_RATE_USER", "600/min")
 UPTIME_API_RATE_ANON = env_rate("UPTIME_API_RATE_ANON", "60/min")
+# "Ping" and "check now" run a probe inside the web request, holding a web
+# server thread until the target answers or times out (monitor.probe_limits).
+# Per user: this many a minute, and UPTIME_PROBES_PER_USER at once. Across
+# every web process UPTIME_PROBES_GLOBAL at once, and in each process
+# UPTIME_PROBES_PER_PROCESS: keep that below gunicorn's --threads (4 in the
+# Procfile) so other requests always find a free thread. Over a cap the
+# answer is 429 with Retry-After, at once.
+UPTIME_PROBE_RATE = env_rate("UPTIME_PROBE_RATE", "30/min")
+UPTIME_PROBES_PER_USER = env_int("UPTIME_PROBES_PER_USER", 2, minimum=1)
+UPTIME_PROBES_GLOBAL = env_int("UPTIME_PROBES_GLOBAL", 4, minimum=1)
+UPTIME_PROBES_PER_PROCESS = env_int("UPTIME_PROBES_PER_PROCESS", 2, minimum=1)
 REST_FRAMEWORK.update(
     {
         "DEFAULT_THROTTLE_CLASSES": [
@@ -469,6 +512,51 @@ SECURE_SSL_REDIRECT = UPTIME_HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = UPTIME_HTTPS
 CSRF_COOKIE_SECURE = UPTIME_HTTPS
+if UPTIME_HTTPS:
+    # Browsers accept a __Host- cookie only if it is Secure, for path / and
+    # for this host alone: no sibling subdomain over plain http can set or
+    # overwrite it (cookie tossing).
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Pages send the CSRF token from the template (hx-headers in base.html, the
+# forms' hidden field); no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+
+# Signed out after this long without a request (the dashboard's polling counts)...
+UPTIME_SESSION_IDLE_MINUTES = env_int("UPTIME_SESSION_IDLE_MINUTES", 120, minimum=1)
+# ...and this long after signing in, whatever the activity.
+UPTIME_SESSION_MAX_HOURS = env_int("UPTIME_SESSION_MAX_HOURS", 72, minimum=1)
+SESSION_COOKIE_AGE = UPTIME_SESSION_IDLE_MINUTES * 60
+
+# One typo of escaping in a template must not run script: only our own files
+# may. Swagger UI and Redoc get a looser policy for styles (uptime/api_urls.py).
+UPTIME_CSP = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+# No page uses these browser features; a script that slipped in cannot either.
+# (WebAuthn is left alone: security keys may sign users in.)
+UPTIME_PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+# Answers no browser or proxy may keep: the API (tokens, site lists), the
+# account pages (token keys shown once), invitation links, the admin.
+UPTIME_NO_STORE_PATHS = ("/api/", "/account", "/invite/", "/admin/")
 SECURE_HSTS_SECONDS = env_int("UPTIME_HSTS_SECONDS", 31536000 if UPTIME_HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("UPTIME_HSTS_INCLUDE_SUBDOMAINS", UPTIME_HTTPS)
 # Preloading is a promise to browsers that is slow to take back; opt in.

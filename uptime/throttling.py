@@ -1,4 +1,4 @@
-"""API throttles whose rates come from settings (UPTIME_API_RATE_USER/_ANON).
+"""API throttles whose rates come from settings (UPTIME_API_RATE_*, UPTIME_PROBE_RATE).
 
 DRF binds DEFAULT_THROTTLE_RATES when rest_framework.throttling is imported;
 reading Django settings on each request keeps the rate where settings say.
@@ -19,6 +19,15 @@ class UserThrottle(UserRateThrottle):
 class AnonThrottle(AnonRateThrottle):
     def get_rate(self) -> str:
         return settings.UPTIME_API_RATE_ANON
+
+
+class ProbeThrottle(UserRateThrottle):
+    """ "Ping" and "check now" per user (UPTIME_PROBE_RATE): each holds a web thread."""
+
+    scope = "probe"
+
+    def get_rate(self) -> str:
+        return settings.UPTIME_PROBE_RATE
 
 
 def throttle_refused_credentials(exc: Exception, request: Request | None, view) -> Exception:

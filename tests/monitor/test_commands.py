@@ -115,7 +115,7 @@ def test_ping_normalises_the_url_as_the_api_does(httpserver):
 def test_ping_refuses_a_private_address_when_they_are_not_allowed(settings, httpserver):
     settings.UPTIME_ALLOW_PRIVATE_TARGETS = False
 
-    with pytest.raises(CommandError, match="loopback address") as error:
+    with pytest.raises(CommandError, match="resolves to a non-public address") as error:
         run("ping", f"http://127.0.0.1:{httpserver.port}/")
 
     assert error.value.returncode == 2

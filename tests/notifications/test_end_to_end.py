@@ -44,12 +44,12 @@ def test_a_site_going_down_then_up_sends_one_down_and_one_back_up_message(
     with django_capture_on_commit_callbacks(execute=True):
         record_results([failure(up_site)])
     [down] = texts(slack_server)
-    assert down.startswith("*Shop* (https://shop.example) is down! (HTTP 503)")
+    assert down.startswith("`Shop` (https://shop.example) is down! (HTTP 503)")
 
     with django_capture_on_commit_callbacks(execute=True):
         record_results([success(up_site)])
     assert len(texts(slack_server)) == 2
-    assert texts(slack_server)[1].startswith("*Shop* (https://shop.example) is back up.")
+    assert texts(slack_server)[1].startswith("`Shop` (https://shop.example) is back up.")
     statuses = set(Transition.objects.values_list("notification_status", flat=True))
     assert statuses == {Transition.NotificationStatus.SENT}
 

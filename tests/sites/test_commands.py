@@ -91,7 +91,7 @@ def test_add_site_refuses_an_invalid_url_and_says_why(db, url, message):
 def test_add_site_refuses_a_private_address_when_they_are_not_allowed(db, settings):
     settings.UPTIME_ALLOW_PRIVATE_TARGETS = False
 
-    with pytest.raises(CommandError, match="127.0.0.1 is a loopback address"):
+    with pytest.raises(CommandError, match="resolves to a non-public address"):
         run("add_site", "http://127.0.0.1:8080/")
 
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def signed_in(client, user):
-    response = client.post("/login", {"username": "alice", "password": "s3cret-pass"})
+    response = client.post("/login", {"login": "alice", "password": "s3cret-pass"})
     assert response.status_code == 302
     return client
 
@@ -29,7 +29,7 @@ def test_the_csrf_cookie_cannot_be_read_by_scripts(client, user):
 
 
 def test_the_session_cookie_lasts_the_idle_timeout(client, user):
-    response = client.post("/login", {"username": "alice", "password": "s3cret-pass"})
+    response = client.post("/login", {"login": "alice", "password": "s3cret-pass"})
     assert response.cookies["sessionid"]["max-age"] == 120 * 60
 
 

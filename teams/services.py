@@ -343,8 +343,16 @@ def member_invite(
 def invitation_withdraw(
     *, invitation: Invitation, actor: AbstractBaseUser, request: HttpRequest | None = None
 ) -> None:
-    """Revoke an invitation (admin or above): its link stops working."""
+    """Revoke an invitation (admin or above): its link stops working.
+
+    An accepted invitation is history (who joined, invited by whom): it stays,
+    and the member is removed instead.
+    """
     require(user=actor, project=invitation.project_id, action=Action.MANAGE_PROJECT)
+    if invitation.accepted_at is not None:
+        raise ValidationError(
+            "This invitation has been accepted already; remove the member instead."
+        )
     with transaction.atomic():
         audit_record(
             action=AuditAction.INVITATION_REVOKED,

@@ -33,6 +33,25 @@ def test_a_revoked_invitation_s_link_stops_working(team):
     assert AuditEvent.objects.filter(action="invitation.revoked", project=team.project).exists()
 
 
+def test_an_accepted_invitation_is_kept_and_revoking_it_says_why(team):
+    _, key = member_invite(
+        project=team.project,
+        actor=team.users["owner"],
+        email="joined@example.test",
+        role="viewer",
+        base_url="http://127.0.0.1:8000",
+    )
+    invitation = invitation_for_key(key)
+    invitation_accept(invitation=invitation, user=make_user("joined"))
+
+    url = f"/api/projects/{team.project.pk}/invitations/{invitation.pk}"
+    response = team.client("admin").delete(url)
+
+    assert response.status_code == 400
+    assert "remove the member instead" in str(response.json())
+    assert Invitation.objects.filter(pk=invitation.pk).exists()
+
+
 def test_another_project_s_invitation_answers_404(team):
     outsider_project = team.outsider_site.project
     other = Invitation.objects.create(

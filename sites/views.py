@@ -321,7 +321,7 @@ def setup(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "registration/setup.html", {"form": form})
     # Until the first account exists this page is open to anyone who can
-    # reach it, so its submissions count like failed logins (accounts.rates).
+    # reach it, so its submissions count like failed logins (accounts.limits).
     key = f"setup:{request.POST.get('username', '').strip().lower()}|{client_address(request)}"
     attempt = failure_counted(request, key=key)
     if attempt is None:

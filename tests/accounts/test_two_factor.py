@@ -11,7 +11,7 @@ from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.rates import account_rate_limits
+from accounts.limits import account_rate_limits
 from teams.models import AuditEvent
 from teams.services import personal_project_ensure
 from tests.factories import ALICE

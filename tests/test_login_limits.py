@@ -1,6 +1,6 @@
 """Failed sign-ins are limited per username and address, and per address.
 
-allauth counts them (ACCOUNT_RATE_LIMITS["login_failed"], built by accounts.rates).
+allauth counts them (ACCOUNT_RATE_LIMITS["login_failed"], built by accounts.limits).
 """
 
 from datetime import timedelta

@@ -274,7 +274,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call is answered 401 with a
         # WWW-Authenticate header rather than 403.
-        "uptime.throttling.LimitedTokenAuthentication",
+        "accounts.api_auth.LimitedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [

@@ -7,7 +7,6 @@ reading Django settings on each request keeps the rate where settings say.
 
 from django.conf import settings
 from django.http import HttpRequest
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
@@ -43,29 +42,6 @@ class ProbeThrottle(_ByClientKey, UserRateThrottle):
 
 class LockedOutAddress(Throttled):
     default_detail = "Too many failed attempts."
-
-
-class LimitedTokenAuthentication(BaseAuthentication):
-    """API tokens (teams.tokens), not looked up for an address over the failed-attempt policy.
-
-    Such an address gets 429 and Retry-After before any token lookup, the
-    right token included, as the login form refuses the right password.
-    Requests without an Authorization header are not affected: a browser's
-    session was limited when it signed in.
-    """
-
-    def authenticate(self, request: Request):
-        # Imported here: teams.tokens imports teams.audit, which imports this module.
-        from teams.tokens import ApiTokenAuthentication
-
-        if "HTTP_AUTHORIZATION" in request.META:
-            wait = seconds_locked_out(request)
-            if wait:
-                raise LockedOutAddress(wait=wait, detail=lockout_message(wait))
-        return ApiTokenAuthentication().authenticate(request)
-
-    def authenticate_header(self, request: Request) -> str:
-        return "Token"
 
 
 def throttle_refused_credentials(exc: Exception, request: Request | None, view) -> Exception:

@@ -4,12 +4,21 @@ Settings point ACCOUNT_ADAPTER and SOCIALACCOUNT_ADAPTER here.
 """
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from accounts.limits import failures_forget, lockout_message, seconds_locked_out
+from accounts.limits import (
+    attempt_key,
+    failure_counted,
+    failures_forget,
+    lockout_message,
+    lockout_response,
+    seconds_locked_out,
+    slowdown_failure,
+)
 from teams.invitations import invitation_for_key
 from uptime.throttling import client_address
 
@@ -39,27 +48,36 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials) -> str:
         # allauth counts failures per login across all addresses; counting per
-        # login *and* address keeps the old rule that nobody elsewhere can lock
-        # an account's owner out by failing on purpose. The per-address
-        # counter of the same rate limit still stops one address trying many.
-        login = credentials.get("email", credentials.get("username", ""))
-        return f"{login.strip().lower()}|{client_address(request)}"
+        # login *and* address keeps the rule that nobody elsewhere can lock an
+        # account's owner out by failing on purpose (accounts.limits).
+        return attempt_key(request, _typed_login(credentials))
 
     def pre_authenticate(self, request: HttpRequest, **credentials) -> None:
-        """Refuse before any password check while a counter is full, saying for how long."""
-        try:
-            super().pre_authenticate(request, **credentials)
-        except ValidationError:
-            key = self._get_login_attempts_cache_key(request, **credentials)
-            wait = seconds_locked_out(request, key=key)
-            request.uptime_lockout_seconds = wait
-            raise ValidationError(lockout_message(wait), code=LOCKOUT) from None
+        """Refuse before any password check while the policy says wait, saying for how long."""
+        login = _typed_login(credentials)
+        key = self._get_login_attempts_cache_key(request, **credentials)
+        wait = seconds_locked_out(request, username=login)
+        if not wait:
+            try:
+                super().pre_authenticate(request, **credentials)
+                return
+            except ValidationError:
+                wait = seconds_locked_out(request, key=key, username=login)
+        request.uptime_lockout_seconds = wait
+        raise ValidationError(lockout_message(wait), code=LOCKOUT)
 
     def authenticate(self, request: HttpRequest, **credentials):
         user = super().authenticate(request, **credentials)
         if user is not None:
             failures_forget(request, key=self._get_login_attempts_cache_key(request, **credentials))
         return user
+
+    def authentication_failed(self, request: HttpRequest, **credentials) -> None:
+        slowdown_failure(_typed_login(credentials))
+
+
+def _typed_login(credentials: dict) -> str:
+    return credentials.get("email", credentials.get("username", "")) or ""
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
@@ -71,3 +89,15 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         account owns only its personal project until invited to others.
         """
         return True
+
+    def on_authentication_error(
+        self, request: HttpRequest, provider, error=None, exception=None, extra_context=None
+    ) -> None:
+        """A failed or forged callback counts against the address (accounts.limits).
+
+        The callback view refuses a locked-out address before this
+        (uptime.urls); the failure that fills the counter is answered 429 too.
+        """
+        super().on_authentication_error(request, provider, error, exception, extra_context)
+        if failure_counted(request) is None:
+            raise ImmediateHttpResponse(lockout_response(request, seconds_locked_out(request)))

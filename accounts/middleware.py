@@ -1,9 +1,11 @@
-"""Members of a project that requires two-factor login set it up before anything else."""
+"""Two-factor login set up before anything else: by members of a project that
+requires it, and by anyone opening the admin (UPTIME_ADMIN_REQUIRES_2FA)."""
 
 from collections.abc import Callable
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -11,6 +13,7 @@ from django.urls import reverse
 from teams.models import Membership
 
 MESSAGE = "A project you belong to requires two-factor authentication; set it up first."
+ADMIN_MESSAGE = "The admin requires two-factor authentication; set it up first."
 
 
 def two_factor_required(user) -> bool:
@@ -18,6 +21,20 @@ def two_factor_required(user) -> bool:
     if not Membership.objects.filter(user=user, project__require_2fa=True).exists():
         return False
     return not is_mfa_enabled(user)
+
+
+def admin_needs_two_factor(request: HttpRequest) -> bool:
+    """Whether this is a staff user without a second factor opening the admin.
+
+    The admin can read and change everything; a stolen password alone must
+    not open it.
+    """
+    return (
+        settings.UPTIME_ADMIN_REQUIRES_2FA
+        and request.user.is_staff
+        and request.path.startswith(reverse("admin:index"))
+        and not is_mfa_enabled(request.user)
+    )
 
 
 class TwoFactorRequiredMiddleware:
@@ -43,6 +60,9 @@ class TwoFactorRequiredMiddleware:
                     response = HttpResponse(status=401)
                     response["HX-Redirect"] = reverse("mfa_activate_totp")
                     return response
+                return redirect("mfa_activate_totp")
+            if admin_needs_two_factor(request):
+                messages.warning(request, ADMIN_MESSAGE)
                 return redirect("mfa_activate_totp")
         return self.get_response(request)
 

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.adapter import LOCKOUT
-from accounts.limits import failure_counted, lockout_message, seconds_locked_out
+from accounts.limits import attempt_key, failure_counted, lockout_message, seconds_locked_out
 from monitor.checking import check_site_now
 from sites import selectors
 from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
@@ -31,7 +31,6 @@ from sites.services import site_delete, site_update
 from teams.access import Action, can, require
 from teams.models import Project
 from teams.selectors import editable_project_ids, project_get, project_list
-from uptime.throttling import client_address
 
 RECENT_CHECKS = 50
 RECENT_TRANSITIONS = 20
@@ -321,8 +320,8 @@ def setup(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "registration/setup.html", {"form": form})
     # Until the first account exists this page is open to anyone who can
-    # reach it, so its submissions count like failed logins (accounts.rates).
-    key = f"setup:{request.POST.get('username', '').strip().lower()}|{client_address(request)}"
+    # reach it, so its submissions count like failed logins (accounts.limits).
+    key = attempt_key(request, request.POST.get("username", ""), entry="setup")
     attempt = failure_counted(request, key=key)
     if attempt is None:
         return _locked_out(request, "registration/setup.html", form, key)

@@ -9,21 +9,26 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.adapter import INVITATION_SESSION_KEY
+from accounts.limits import failure_counted, failures_limited
 from teams.invitations import invitation_accept, invitation_for_key
 
 
 @require_http_methods(["GET", "POST"])
 @never_cache
+@failures_limited
 def invitation_accept_page(request: HttpRequest, key: str) -> HttpResponse:
     """Show the invitation; a signed-in user accepts it with a POST.
 
     A visitor without an account may sign up here (even with open sign-up
     off), sign in, or sign in with SSO; the key waits in their session and the
     new account joins the project (accounts.signals). allauth's "signup"
-    rate limit applies to the sign-up form.
+    rate limit applies to the sign-up form. A key is a credential: an unknown,
+    used or expired one counts as a failed attempt of the address
+    (accounts.limits), which is refused before any key is looked up once full.
     """
     invitation = invitation_for_key(key)
     if invitation is None:
+        failure_counted(request)
         return render(request, "teams/invitation_invalid.html", status=404)
     if not request.user.is_authenticated:
         if request.method == "POST":

@@ -46,3 +46,10 @@ UPTIME_LOGIN_FAILURES_PER_IP = 1000000
 # allauth's limits (login, password reset, sign-up) off for the suite;
 # tests/accounts/test_login_limits.py sets them.
 ACCOUNT_RATE_LIMITS = False
+# Per-process memory is quicker than the database cache the settings default
+# to; tests/security/test_limit_policy.py shows the database cache shared by
+# two processes.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The many admin tests use admin_client without a second factor;
+# tests/accounts/test_admin_two_factor.py turns the rule on.
+UPTIME_ADMIN_REQUIRES_2FA = False

@@ -1,6 +1,6 @@
 """Failed sign-ins are limited per username and address, and per address.
 
-allauth counts them (ACCOUNT_RATE_LIMITS["login_failed"], built by accounts.rates).
+allauth counts them (ACCOUNT_RATE_LIMITS["login_failed"], built by accounts.limits).
 """
 
 from datetime import timedelta
@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.rates import account_rate_limits
+from accounts.limits import account_rate_limits
 
 WRONG = {"login": "alice", "password": "not-the-password"}
 RIGHT = {"login": "alice", "password": "s3cret-pass"}

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
+from accounts.limits import account_rate_limits
 from teams.tokens import token_create
 from uptime import settings as uptime_settings
 from uptime.env import env_rate
@@ -45,8 +46,10 @@ def test_anonymous_calls_turn_from_401_to_429_over_the_anonymous_rate(anon_clien
     assert 0 < int(anon_client.get("/api/status")["Retry-After"]) <= 60
 
 
-def test_guessing_tokens_is_throttled_like_any_anonymous_call(db, settings):
-    settings.UPTIME_API_RATE_ANON = "3/min"
+def test_guessing_tokens_counts_as_failed_attempts_of_the_address(db, settings):
+    settings.ACCOUNT_RATE_LIMITS = account_rate_limits(
+        failures_per_user=5, failures_per_ip=3, window_minutes=15
+    )
     answers = []
     for guess in range(4):
         client = APIClient()
@@ -84,10 +87,12 @@ def test_a_malformed_rate_stops_with_a_message_naming_the_variable(monkeypatch, 
         env_rate("UPTIME_API_RATE_ANON", "60/min")
 
 
-def test_the_cache_is_per_process_memory_without_cache_url(monkeypatch):
+def test_the_cache_is_a_database_table_every_process_shares_without_cache_url(monkeypatch):
     monkeypatch.delenv("CACHE_URL", raising=False)
-    backend = uptime_settings._caches()["default"]["BACKEND"]
-    assert backend == "django.core.cache.backends.locmem.LocMemCache"
+    assert uptime_settings._caches()["default"] == {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "uptime_cache",
+    }
 
 
 def test_a_redis_cache_url_shares_counts_through_redis(monkeypatch):

@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from accounts.rates import account_rate_limits
+from accounts.limits import account_rate_limits
 from uptime.broker import use_for_filesystem_urls
 from uptime.env import env_bool, env_email, env_int, env_list, env_rate, env_str, env_url
 
@@ -274,7 +274,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous API call is answered 401 with a
         # WWW-Authenticate header rather than 403.
-        "teams.tokens.ApiTokenAuthentication",
+        "accounts.api_auth.LimitedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -450,9 +450,8 @@ LOGGING = {
 UPTIME_NUM_PROXIES = env_int("UPTIME_NUM_PROXIES", 0, minimum=0)
 
 # API throttling, per user with a token or session and per address without.
-# Counts live in CACHES: with the default LocMemCache each web process counts
-# on its own, so N gunicorn workers allow up to N times the rate; set
-# CACHE_URL to share counts between processes and machines.
+# Counts live in CACHES, shared by every web process: the database by
+# default, Redis with CACHE_URL. Anonymous callers count per address, IPv6 per /64.
 UPTIME_API_RATE_USER = env_rate("UPTIME_API_RATE_USER", "600/min")
 UPTIME_API_RATE_ANON = env_rate("UPTIME_API_RATE_ANON", "60/min")
 # "Ping" and "check now" run a probe inside the web request, holding a web
@@ -476,29 +475,43 @@ REST_FRAMEWORK.update(
     }
 )
 
-# Failed logins allowed per username and address, and per address alone,
-# within the window; past that the form answers 429 without checking a password.
+# The failed-attempt policy (accounts.limits), for every way in: the login
+# form (the admin signs in through it), /setup, 2FA codes, API tokens,
+# invitation links and the single sign-on callback. Within the window: this
+# many failures per username and address, this many per address from any
+# entry point, and past twice the per-username number from all addresses
+# together a growing wait per attempt (2 s, 4 s … at most 5 minutes). Over a
+# limit the answer is 429 with Retry-After, before any credential is checked.
 UPTIME_LOGIN_FAILURES_PER_USER = env_int("UPTIME_LOGIN_FAILURES_PER_USER", 5, minimum=1)
 UPTIME_LOGIN_FAILURES_PER_IP = env_int("UPTIME_LOGIN_FAILURES_PER_IP", 20, minimum=1)
 UPTIME_LOGIN_WINDOW_MINUTES = env_int("UPTIME_LOGIN_WINDOW_MINUTES", 15, minimum=1)
-# Counted by allauth (accounts.rates): the login form (and the admin's, which is
-# the same), /setup and 2FA codes share this policy; password reset requests
-# and sign-ups have their own limits there.
+# allauth counts the login form's and 2FA codes' failures itself, by this;
+# its other limits (password reset requests, sign-ups) are stated there too.
 ACCOUNT_RATE_LIMITS = account_rate_limits(
     failures_per_user=UPTIME_LOGIN_FAILURES_PER_USER,
     failures_per_ip=UPTIME_LOGIN_FAILURES_PER_IP,
     window_minutes=UPTIME_LOGIN_WINDOW_MINUTES,
 )
-# Group IPv6 clients by /64 for every per-address limit of allauth's.
+# Group IPv6 clients by /64 for every per-address limit (as accounts.limits does).
 ALLAUTH_RATE_LIMIT_IPV6_PREFIX = 64
+# Staff users without a second factor are sent to set one up before the admin opens.
+UPTIME_ADMIN_REQUIRES_2FA = env_bool("UPTIME_ADMIN_REQUIRES_2FA", True)
 
 
 def _caches() -> dict:
+    """Redis with CACHE_URL; otherwise a table in the database.
+
+    Limits and throttles count in this cache, so it must be one for every web
+    process: per-process memory would let each gunicorn worker count on its
+    own. The database needs nothing installed; accounts.apps creates its
+    table on every migrate.
+    """
     url = env_url("CACHE_URL", "", schemes=("redis", "rediss"))
     if url:
         backend = "django.core.cache.backends.redis.RedisCache"
         return {"default": {"BACKEND": backend, "LOCATION": url}}
-    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    backend = "django.core.cache.backends.db.DatabaseCache"
+    return {"default": {"BACKEND": backend, "LOCATION": "uptime_cache"}}
 
 
 CACHES = _caches()

@@ -1,4 +1,5 @@
-"""API throttles whose rates come from settings (UPTIME_API_RATE_*, UPTIME_PROBE_RATE).
+"""API throttles whose rates come from settings (UPTIME_API_RATE_*, UPTIME_PROBE_RATE),
+and the API's part in the failed-attempt policy (accounts.limits).
 
 DRF binds DEFAULT_THROTTLE_RATES when rest_framework.throttling is imported;
 reading Django settings on each request keeps the rate where settings say.
@@ -10,18 +11,27 @@ from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Th
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
 
+from accounts.limits import address_key, failure_counted, lockout_message, seconds_locked_out
 
-class UserThrottle(UserRateThrottle):
+
+class _ByClientKey:
+    """Anonymous callers are counted per client_key: an IPv6 /64 is one caller."""
+
+    def get_ident(self, request: HttpRequest) -> str:
+        return client_key(request)
+
+
+class UserThrottle(_ByClientKey, UserRateThrottle):
     def get_rate(self) -> str:
         return settings.UPTIME_API_RATE_USER
 
 
-class AnonThrottle(AnonRateThrottle):
+class AnonThrottle(_ByClientKey, AnonRateThrottle):
     def get_rate(self) -> str:
         return settings.UPTIME_API_RATE_ANON
 
 
-class ProbeThrottle(UserRateThrottle):
+class ProbeThrottle(_ByClientKey, UserRateThrottle):
     """ "Ping" and "check now" per user (UPTIME_PROBE_RATE): each holds a web thread."""
 
     scope = "probe"
@@ -30,26 +40,43 @@ class ProbeThrottle(UserRateThrottle):
         return settings.UPTIME_PROBE_RATE
 
 
+class LockedOutAddress(Throttled):
+    default_detail = "Too many failed attempts."
+
+
 def throttle_refused_credentials(exc: Exception, request: Request | None, view) -> Exception:
-    """The anonymous rate also applies to requests refused for lack of valid credentials.
+    """Refused credentials count: a wrong token as a failed attempt, none as an anonymous call.
 
     DRF checks permissions before throttles, so on routes that need a login an
     anonymous caller is answered 401 before AnonThrottle runs, and someone
-    guessing tokens would never be slowed down. Counting those answers here
-    turns the 61st guess a minute into a 429 with Retry-After.
+    guessing tokens would never be slowed down. A token that does not work
+    counts against the address in the failed-attempt policy (FailureLimitGate
+    refuses the address once it is full); no credentials at all count against
+    the anonymous rate.
     """
-    if request is None or not isinstance(exc, NotAuthenticated | AuthenticationFailed):
+    if request is None:
         return exc
-    throttle = AnonThrottle()
-    if throttle.allow_request(request, view):
-        return exc
-    return Throttled(wait=throttle.wait())
+    if isinstance(exc, AuthenticationFailed):
+        if failure_counted(request) is not None:
+            return exc
+        wait = seconds_locked_out(request)
+        return LockedOutAddress(wait=wait, detail=lockout_message(wait))
+    if isinstance(exc, NotAuthenticated):
+        throttle = AnonThrottle()
+        if throttle.allow_request(request, view):
+            return exc
+        return Throttled(wait=throttle.wait())
+    return exc
 
 
 def client_address(request: HttpRequest) -> str:
-    """The caller's address, by the API throttles' rule (UPTIME_NUM_PROXIES).
+    """The caller's full address, by the API throttles' rule (UPTIME_NUM_PROXIES).
 
-    Sign-in limits (accounts.adapter) and the audit log use it too, so one
-    client is one address everywhere.
+    The audit log records it; limits count client_key.
     """
     return BaseThrottle().get_ident(request)
+
+
+def client_key(request: HttpRequest) -> str:
+    """The caller as every limit counts it: client_address, IPv6 grouped by /64."""
+    return address_key(client_address(request))

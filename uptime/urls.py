@@ -2,6 +2,8 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import views as account_views
+
 # The admin signs in through allauth's login (/login): the same failure limits
 # and, for users who enabled it, the second factor. Its own form would skip both.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -9,6 +11,17 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("uptime.api_urls")),
+    # Before allauth's own: the same pages, answering the failure policy's 429.
+    path(
+        "accounts/2fa/authenticate/",
+        account_views.two_factor_authenticate,
+        name="mfa_authenticate",
+    ),
+    path(
+        "accounts/oidc/<str:provider_id>/login/callback/",
+        account_views.sso_callback,
+        name="openid_connect_callback",
+    ),
     path("accounts/", include("allauth.urls")),
     path("", include("teams.urls")),
     path("", include("sites.urls")),

@@ -117,7 +117,7 @@ def test_an_unknown_link_is_404(client, db):
 
 
 def test_sign_up_submissions_are_limited_per_address(client, invited, settings):
-    from accounts.rates import account_rate_limits
+    from accounts.limits import account_rate_limits
 
     settings.ACCOUNT_RATE_LIMITS = account_rate_limits(
         failures_per_user=5, failures_per_ip=20, window_minutes=15

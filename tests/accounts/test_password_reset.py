@@ -78,7 +78,7 @@ def test_an_unknown_address_gets_the_same_answer_and_a_mail_without_a_link(
 
 
 def test_reset_requests_are_limited_per_address(client, alice_with_email, smtp_server, settings):
-    from accounts.rates import account_rate_limits
+    from accounts.limits import account_rate_limits
 
     settings.ACCOUNT_RATE_LIMITS = account_rate_limits(
         failures_per_user=5, failures_per_ip=20, window_minutes=15

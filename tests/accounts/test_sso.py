@@ -211,3 +211,30 @@ def test_a_forged_callback_signs_nobody_in(client, db, sso):
     assert response.status_code == 401  # allauth's authentication error page
     assert SESSION_KEY not in client.session
     assert not get_user_model().objects.filter(username="erin").exists()
+
+
+def test_forged_callbacks_past_the_limit_are_refused_with_429_before_being_looked_at(
+    client, db, sso, settings, monkeypatch
+):
+    from accounts.limits import account_rate_limits
+
+    settings.ACCOUNT_RATE_LIMITS = account_rate_limits(
+        failures_per_user=5, failures_per_ip=3, window_minutes=15
+    )
+    start_sign_in(client)
+    callback = reverse("openid_connect_callback", kwargs={"provider_id": "sso"})
+    forged = {"code": "made-up", "state": "made-up"}
+    statuses = [client.get(callback, forged).status_code for _ in range(3)]
+    looked_at = []
+    monkeypatch.setattr(
+        "allauth.socialaccount.providers.oauth2.views.OAuth2CallbackView.dispatch",
+        lambda *args, **kwargs: looked_at.append(args),
+    )
+
+    response = client.get(callback, forged)
+
+    assert statuses == [401] * 3
+    assert response.status_code == 429
+    assert 14 * 60 < int(response["Retry-After"]) <= 15 * 60
+    assert "Too many failed attempts" in response.content.decode()
+    assert looked_at == []

@@ -8,10 +8,11 @@ import time_machine
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.contrib.auth import SESSION_KEY
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.rates import account_rate_limits
+from accounts.limits import account_rate_limits
 from teams.models import AuditEvent
 from teams.services import personal_project_ensure
 from tests.factories import ALICE
@@ -127,8 +128,24 @@ def test_code_guessing_is_limited_like_passwords(client, user, clock, settings):
 
     response = client.post(reverse("mfa_authenticate"), {"code": code_for(secret)})
 
-    assert "Too many failed attempts" in response.content.decode()
+    assert response.status_code == 429
+    assert 14 * 60 < int(response["Retry-After"]) <= 15 * 60
+    assert "Too many failed attempts. Try again in 15 minutes." in response.content.decode()
     assert SESSION_KEY not in client.session
+
+
+def test_wrong_codes_count_against_the_address_like_wrong_passwords(client, user, clock, settings):
+    secret, _ = enable_totp(client, clock)
+    settings.ACCOUNT_RATE_LIMITS = account_rate_limits(
+        failures_per_user=20, failures_per_ip=3, window_minutes=15
+    )
+    password_step(client)
+    for _ in range(3):
+        client.post(reverse("mfa_authenticate"), {"code": "000000"})
+
+    response = Client().post(reverse("login"), {"login": "nobody", "password": "x"})
+
+    assert response.status_code == 429
 
 
 def test_the_two_factor_page_is_linked_from_the_header(client, user):
@@ -183,6 +200,44 @@ def test_the_admin_login_shares_the_failure_limit(client, admin_user, settings):
 
     assert response.status_code == 429
     assert SESSION_KEY not in client.session
+
+
+@pytest.fixture
+def admin_requires_2fa(settings):
+    settings.UPTIME_ADMIN_REQUIRES_2FA = True
+
+
+def test_a_superuser_without_2fa_is_sent_from_the_admin_to_set_it_up(
+    client, admin_user, admin_requires_2fa
+):
+    client.force_login(admin_user)
+
+    response = client.get(reverse("admin:index"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_activate_totp")
+    page = client.get(reverse("admin:sites_site_changelist"), follow=True)
+    assert "The admin requires two-factor authentication" in page.content.decode()
+
+
+def test_a_superuser_with_totp_opens_the_admin(client, admin_user, clock, admin_requires_2fa):
+    client.force_login(admin_user)
+    secret = activation_secret(client, "password")
+    assert client.post(reverse("mfa_activate_totp"), {"code": code_for(secret)}).status_code == 302
+
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_without_the_rule_the_admin_opens_without_2fa(client, admin_user, settings):
+    settings.UPTIME_ADMIN_REQUIRES_2FA = False
+    client.force_login(admin_user)
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_the_rule_is_on_unless_the_environment_turns_it_off():
+    from uptime import settings as uptime_settings
+
+    assert uptime_settings.UPTIME_ADMIN_REQUIRES_2FA is True
 
 
 # --- projects that require it -------------------------------------------------

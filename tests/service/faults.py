@@ -159,7 +159,7 @@ class WebServer:
         )  # fmt: skip
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            with contextlib.suppress(requests.ConnectionError):
+            with contextlib.suppress(requests.ConnectionError, requests.Timeout):
                 requests.get(self.url("/healthz"), timeout=2)
                 return
             time.sleep(0.1)

@@ -26,7 +26,7 @@ from monitor.probe import ErrorKind
 from notifications.delivery import POST_TIMEOUT
 from notifications.models import NotificationAttempt
 from sites.services import site_create
-from tests.factories import alice_project
+from tests.factories import alice, alice_project
 from tests.service.conftest import REDIS_URL, wait_for
 from uptime.celery import app
 
@@ -374,7 +374,9 @@ def test_16_a_4xx_answer_is_never_retried_and_the_user_sees_why(
     for _, body in REFUSALS.values():
         assert body.encode() in admin_page.content
     assert b"create a new one" in admin_page.content  # the hint for a deleted webhook
-    site_page = client.get(reverse("site_detail", args=[transitions["refused-404"].site_id]))
+    member = Client()  # the site's page is its project's members' (alice's) only
+    member.force_login(alice())
+    site_page = member.get(reverse("site_detail", args=[transitions["refused-404"].site_id]))
     assert b"notification failed permanently" in site_page.content
 
 
@@ -430,7 +432,8 @@ def test_18_slack_markup_in_a_site_name_and_reason_arrives_escaped(processes, sc
     wait_for(lambda: status_of(transition) == "sent", timeout=30, what="the message")
     [text] = scripted_slack.delivered_texts()
     assert "<" not in text and ">" not in text, text
-    assert "*&lt;!channel&gt; &lt;https://evil|x&gt; &amp; co*" in text
+    # The name in a code span, so Slack formatting in it shows as typed.
+    assert "`&lt;!channel&gt; &lt;https://evil|x&gt; &amp; co`" in text
     assert "?a=1&amp;b=2" in text
     assert "Reason: &lt;@U123&gt; said &lt;!here&gt; &amp; left" in text
     assert "& " not in text.replace("&amp;", "")

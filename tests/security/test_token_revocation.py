@@ -74,3 +74,27 @@ def test_staff_status_alone_does_not_open_the_admin(client, db):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_password_change_page_says_the_tokens_will_be_revoked(user, tokens, client):
+    client.force_login(user)
+
+    page = client.get("/accounts/password/change/").content.decode()
+
+    assert "also revokes your 2 API tokens" in page
+
+
+def test_changing_the_password_on_the_page_revokes_the_tokens(user, tokens, client):
+    client.force_login(user)
+
+    response = client.post(
+        "/accounts/password/change/",
+        {
+            "oldpassword": "s3cret-pass",
+            "password1": "a-new-pass-42x",
+            "password2": "a-new-pass-42x",
+        },
+    )
+
+    assert response.status_code == 302
+    assert not ApiToken.objects.filter(user=user).exists()

@@ -503,17 +503,18 @@ def _caches() -> dict:
 
     Limits and throttles count in this cache, so it must be one for every web
     process: per-process memory would let each gunicorn worker count on its
-    own. The database needs nothing installed; accounts.apps creates its
-    table on every migrate.
+    own. The database needs nothing installed; its table is made by a
+    migration (accounts 0001), whatever CACHES says when it runs.
     """
     url = env_url("CACHE_URL", "", schemes=("redis", "rediss"))
     if url:
         backend = "django.core.cache.backends.redis.RedisCache"
         return {"default": {"BACKEND": backend, "LOCATION": url}}
     backend = "django.core.cache.backends.db.DatabaseCache"
-    return {"default": {"BACKEND": backend, "LOCATION": "uptime_cache"}}
+    return {"default": {"BACKEND": backend, "LOCATION": UPTIME_CACHE_TABLE}}
 
 
+UPTIME_CACHE_TABLE = "uptime_cache"
 CACHES = _caches()
 
 # UPTIME_HTTPS=1 when users reach Uptime over https (directly or through a

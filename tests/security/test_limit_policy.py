@@ -333,3 +333,11 @@ def test_the_settings_take_allauths_limits_from_the_policy_module():
         window_minutes=uptime_settings.UPTIME_LOGIN_WINDOW_MINUTES,
     )
     assert uptime_settings.ACCOUNT_RATE_LIMITS["login_failed"] == "20/15m/ip,5/15m/key"
+
+
+def test_the_shared_cache_table_exists_even_when_migrating_with_another_cache(db):
+    """The suite runs with a memory cache; the processes it starts use the table."""
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    assert django_settings.UPTIME_CACHE_TABLE in connection.introspection.table_names()

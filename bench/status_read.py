@@ -308,7 +308,7 @@ def logged_in_session(base: str) -> requests.Session:
     response = session.post(
         f"{base}/login",
         data={
-            "username": USERNAME,
+            "login": USERNAME,  # django-allauth's field: a username or an email
             "password": PASSWORD,
             "csrfmiddlewaretoken": session.cookies["csrftoken"],
         },

@@ -44,12 +44,9 @@ def get_site_or_404(request: Request, site_id: str, *, action: Action = Action.R
     For an action beyond reading, the user's role must allow it (else 403).
     """
     try:
-        site = site_get(user=request.user, site_id=site_id)
+        return site_get(user=request.user, site_id=site_id, action=action)
     except Site.DoesNotExist:
         raise NotFound(f"No site has the id {site_id!r}.") from None
-    if action != Action.READ:
-        require(user=request.user, project=site.project_id, action=action)
-    return site
 
 
 def project_from_query(request: Request) -> int | None:

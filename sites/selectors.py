@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from sites.models import Site
+from teams.access import Action, require
 from teams.selectors import project_ids
 
 MAX_ID_DIGITS = len(str(2**63 - 1))
@@ -23,11 +24,18 @@ def site_list(*, user: AbstractBaseUser, project_id: int | None = None) -> Query
     return sites
 
 
-def site_get(*, user: AbstractBaseUser, site_id: int | str) -> Site:
-    """One of the user's sites; Site.DoesNotExist for any other id, however spelt."""
+def site_get(*, user: AbstractBaseUser, site_id: int | str, action: Action = Action.READ) -> Site:
+    """One of the user's sites; Site.DoesNotExist for any other id, however spelt.
+
+    For an action beyond reading, the user's role in the site's project must
+    allow it (PermissionDenied, a 403); found first, so a stranger gets a 404.
+    """
     text = str(site_id)
     # isascii: str.isdigit() accepts "²", which int() refuses; a 64-bit id has
     # at most 19 digits.
     if not (text.isascii() and text.isdigit()) or len(text) > MAX_ID_DIGITS:
         raise Site.DoesNotExist(f"No site has the id {text!r}.")
-    return site_list(user=user).get(pk=int(text))
+    site = site_list(user=user).get(pk=int(text))
+    if action != Action.READ:
+        require(user=user, project=site.project_id, action=action)
+    return site

@@ -28,7 +28,7 @@ from sites import selectors
 from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
 from sites.models import Site
 from sites.services import site_delete, site_update
-from teams.access import Action, can, require
+from teams.access import Action, can
 from teams.models import Project
 from teams.selectors import editable_project_ids, project_get, project_list
 
@@ -302,12 +302,9 @@ def site_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 def _site_or_404(request: HttpRequest, pk: int, *, action: Action = Action.READ) -> Site:
     """The user's site, or a 404; with an action beyond reading, a 403 if their role forbids it."""
     try:
-        site = selectors.site_get(user=request.user, site_id=pk)
+        return selectors.site_get(user=request.user, site_id=pk, action=action)
     except Site.DoesNotExist:
         raise Http404("No such site.") from None
-    if action != Action.READ:
-        require(user=request.user, project=site.project_id, action=action)
-    return site
 
 
 @require_http_methods(["GET", "POST"])

@@ -96,9 +96,9 @@ def test_every_message_of_concurrent_publishers_arrives_exactly_once(tmp_path):
 
 def plant_malformed_files(queue_dir: Path, queue: str) -> None:
     # Named to sort before any real message, so the consumer meets them first.
-    (queue_dir / f"0_empty.{queue}.msg").write_bytes(b"")
-    (queue_dir / f"1_truncated.{queue}.msg").write_bytes(b'{"body": "eyJ')
-    (queue_dir / f"2_not-a-message.{queue}.msg").write_bytes(b'["json", "but no properties"]')
+    (queue_dir / f"0_a_empty.{queue}.msg").write_bytes(b"")
+    (queue_dir / f"0_b_truncated.{queue}.msg").write_bytes(b'{"body": "eyJ')
+    (queue_dir / f"0_c_not-a-message.{queue}.msg").write_bytes(b'["json", "but no properties"]')
 
 
 def test_a_consumer_sets_malformed_files_aside_and_still_gets_the_good_messages(tmp_path, caplog):
@@ -123,7 +123,7 @@ def test_a_consumer_sets_malformed_files_aside_and_still_gets_the_good_messages(
     assert len(warnings) == 3
     assert all("malformed broker message" in w for w in warnings)
     rejected = sorted(p.name for p in (tmp_path / "processed" / "rejected").iterdir())
-    assert rejected == ["0_empty.jobs.msg", "1_truncated.jobs.msg", "2_not-a-message.jobs.msg"]
+    assert rejected == ["0_a_empty.jobs.msg", "0_b_truncated.jobs.msg", "0_c_not-a-message.jobs.msg"]
     assert not list((tmp_path / "queue").iterdir())
 
 

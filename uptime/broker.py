@@ -13,17 +13,20 @@ uptime/settings.py calls use_for_filesystem_urls(), so every filesystem://
 URL in the process (CELERY_BROKER_URL's default) gets this transport.
 """
 
+import itertools
 import logging
 import os
 import uuid
 from queue import Empty
-from time import monotonic
+from time import time_ns
 
 from kombu import transport
 from kombu.transport import filesystem
 from kombu.utils.json import dumps, loads
 
 log = logging.getLogger(__name__)
+
+_sequence = itertools.count()
 
 # A name that never ends in ".<queue>.msg", so listings skip it until the
 # rename. On the same folder, so os.replace is atomic.
@@ -34,7 +37,11 @@ class Channel(filesystem.Channel):
     """Whole-file writes, rename-to-claim reads, and no crash on a bad file."""
 
     def _put(self, queue: str, payload: dict, **kwargs) -> None:
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        # Names sort in the order they were written: wall-clock nanoseconds,
+        # then this process's own counter for two puts in the same tick (a
+        # random part alone would order them by chance). Wall clock, not
+        # monotonic, so messages left over from before a reboot stay first.
+        name = f"{time_ns()}_{os.getpid()}_{next(_sequence):012d}_{uuid.uuid4().hex}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = os.path.join(self.data_folder_out, f".{uuid.uuid4()}{PARTIAL_SUFFIX}")
         try:

@@ -17,7 +17,7 @@ import errno
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -27,7 +27,7 @@ import certifi
 import pycurl
 from django.utils import timezone
 
-from monitor.errors import ErrorKind
+from monitor.errors import DEGRADED_KINDS, ErrorKind
 from monitor.net import USER_AGENT, AddressNotAllowed, check_address, never_resolves
 
 __all__ = ["ErrorKind", "ProbeResult", "Target", "is_up_status", "probe", "probe_many"]
@@ -58,9 +58,14 @@ _INVALID_URL_ERRORS = {pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_URL_MALFORMAT}
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """What to probe: the site's target string, its kind and its cleaned
+    options (secrets included), as monitor.kinds describes them."""
+
     url: str
     timeout: float
     site_id: int | None = None
+    kind: str = "http"
+    options: Mapping | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +77,17 @@ class ProbeResult:
     error_kind: str = ""
     error_message: str = ""
     site_id: int | None = None
+    # When the TLS certificate the check saw expires (https, tls).
+    cert_expires_at: datetime | None = None
 
     @property
     def reason(self) -> str:
         return self.error_message
+
+    @property
+    def degraded(self) -> bool:
+        """Succeeded with a warning (too slow, certificate expiring soon)."""
+        return self.up and self.error_kind in DEGRADED_KINDS
 
     @property
     def refused_here(self) -> bool:

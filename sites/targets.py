@@ -5,6 +5,7 @@ The API, the dashboard form, the commands and the ping endpoint all call
 `https://example.com:443/` name one site.
 """
 
+import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -106,6 +107,40 @@ def _is_valid_host_name(ascii_host: str) -> bool:
     )
 
 
+def clean_host(raw: str) -> str:
+    """A host name (IDNA-encoded, lower case) or an IP address, or ValidationError.
+
+    For the kinds that take a host and a port instead of a URL (tcp, tls, dns).
+    """
+    host = (raw or "").strip().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        ascii_host = ""
+    if not ascii_host or not _is_valid_host_name(ascii_host):
+        raise ValidationError(f"{raw!r} is not a valid host name or IP address.", code="invalid")
+    return ascii_host.lower()
+
+
+def validate_host_address(host: str, port: int) -> None:
+    """The private-address guard for a host and port (see validate_target_address)."""
+    try:
+        infos = resolve(host, port)
+    except ResolutionError:
+        return
+    for *_, sockaddr in infos:
+        try:
+            check_address(sockaddr[0], host=host)
+        except AddressNotAllowed as exc:
+            raise ValidationError(str(exc), code="private_address") from None
+
+
 def clean_target(raw: str) -> str:
     """Normalise a URL and apply the private-address guard: what a site may
     be, a ping may reach. Raises ValidationError."""
@@ -121,12 +156,4 @@ def validate_target_address(url: str) -> None:
     with a DNS error, and the guard runs again at every connection.
     """
     parts = urlsplit(url)
-    try:
-        infos = resolve(parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])
-    except ResolutionError:
-        return
-    for *_, sockaddr in infos:
-        try:
-            check_address(sockaddr[0], host=parts.hostname or "")
-        except AddressNotAllowed as exc:
-            raise ValidationError(str(exc), code="private_address") from None
+    validate_host_address(parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])

@@ -23,9 +23,18 @@ def check_sites(
         sites = sites.filter(enabled=True)
     if claim is not None:
         sites = sites.filter(claimed_at=claim)
+    rows = sites.exclude(kind="heartbeat").values_list(
+        "id", "url", "timeout", "kind", "options", "secrets"
+    )
     targets = [
-        Target(url=url, timeout=timeout, site_id=site_id)
-        for site_id, url, timeout in sites.values_list("id", "url", "timeout")
+        Target(
+            url=url,
+            timeout=timeout,
+            site_id=site_id,
+            kind=kind,
+            options={**options, **secrets} if secrets else options,
+        )
+        for site_id, url, timeout, kind, options, secrets in rows
     ]
     # Record as results arrive, in short transactions, so a slow site in the
     # batch does not hold back the state of the fast ones.

@@ -60,6 +60,8 @@ class Transition(models.Model):
         # Uptime's own network was down (monitor.connectivity): the alert was
         # held back in favour of one connectivity message. At most 8 characters.
         WITHHELD = "withheld", "Withheld (Uptime could not reach most sites)"
+        # monitor.policy muted it: a maintenance window, or the parent monitor is down.
+        MUTED = "muted", "Muted (maintenance or parent down)"
 
     # Cascaded by the database, like Check.site.
     site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, related_name="transitions")
@@ -105,6 +107,30 @@ class Transition(models.Model):
     @property
     def is_down(self) -> bool:
         return self.to_status == Site.Status.DOWN
+
+
+class MonitoringGap(models.Model):
+    """A stretch of time a site was not checked although it should have been.
+
+    Uptime itself was not checking (beat or every worker stopped, the machine
+    was off): what the site did then is unknown, and uptime figures leave the
+    stretch out rather than count it as up. Found by the recorder when a
+    check arrives long after the one before (monitor.recording.gap_before).
+    """
+
+    # Cascaded by the database, like Check.site.
+    site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, related_name="gaps")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["site", "-started_at"], name="gap_site_recent_idx")]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.site_id} not checked {self.started_at:%Y-%m-%d %H:%M} to {self.ended_at:%H:%M}"
+        )
 
 
 # Upper edges (exclusive), in ms, of the response-time histogram's buckets:

@@ -14,12 +14,13 @@ ORM (bulk_create, bulk_update).
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from monitor.history import add_to_rollups
-from monitor.models import Check, Transition
+from monitor.models import Check, MonitoringGap, Transition
 from monitor.pgarrays import array_literal, int_array_literal
 from monitor.probe import ProbeResult
 from monitor.signals import site_status_changed
@@ -35,6 +36,10 @@ STATE_FIELDS = [
     "last_response_ms",
     "last_error_kind",
     "last_error_message",
+    "failures_in_a_row",
+    "successes_in_a_row",
+    "cert_expires_at",
+    "next_check_at",
 ]
 CLAIM_FIELDS = ["claim_expires_at", "claimed_at"]
 CHECK_COLUMNS = [
@@ -57,8 +62,26 @@ class SiteState:
     last_checked_at: datetime | None
     status_changed_at: datetime | None
     claimed_at: datetime | None = None
-    changed: bool = False
+    failures_in_a_row: int = 0
+    successes_in_a_row: int = 0
+    failure_threshold: int = 1
+    success_threshold: int = 1
+    interval: int = 60
+    retry_interval: int = 20
+    timeout: int = 10
+    next_check_at: datetime | None = None
+    cert_expires_at: datetime | None = None
+    resumed_at: datetime | None = None
     last_result: ProbeResult | None = None
+    gap: tuple[datetime, datetime] | None = None
+
+
+# The columns lock_states reads, in SiteState's order.
+STATE_COLUMNS = (
+    "id, status, last_checked_at, status_changed_at, claimed_at, failures_in_a_row, "
+    "successes_in_a_row, failure_threshold, success_threshold, interval, retry_interval, "
+    "timeout, next_check_at, cert_expires_at, resumed_at"
+)
 
 
 def record_results(
@@ -99,9 +122,12 @@ def record_results(
                 causes.append((result, *change))
         transitions = store.insert_checks(kept, causes)
         add_to_rollups((r.site_id, r.checked_at, r.up, r.response_ms) for r in kept)
-        store.save_states(
-            [s for s in states.values() if s.last_result is not None],
-            release_claims=claim is not None,
+        moved = [s for s in states.values() if s.last_result is not None]
+        store.save_states(moved, release_claims=claim is not None)
+        MonitoringGap.objects.bulk_create(
+            MonitoringGap(site_id=s.id, started_at=s.gap[0], ended_at=s.gap[1])
+            for s in moved
+            if s.gap is not None
         )
         Transition.objects.bulk_create(transitions)
         transaction.on_commit(lambda: announce(transitions))
@@ -124,23 +150,73 @@ def apply_result(state: SiteState, result: ProbeResult) -> tuple[str, str] | Non
     """Move a (locked) site's state on by one result; return (from, to) if that
     is a transition.
 
-    As in the seed, a site with no history counts as up: its first failure is
-    a transition to down, its first success is not a transition.
+    Confirmation: a site goes down after failure_threshold failures in a row
+    and comes back after success_threshold successes in a row; until then it
+    keeps its state and its next check comes after retry_interval. Between up
+    and degraded (a success with a warning) there is nothing to confirm.
+
+    As in the seed, a site with no history counts as up: its first confirmed
+    failure is a transition to down, its first success is not a transition.
     """
     if state.last_checked_at is not None and result.checked_at < state.last_checked_at:
         return None  # a newer check has already set the state; this one is history
+    state.gap = gap_before(state, result.checked_at)
     state.last_checked_at = result.checked_at
     state.last_result = result
-    new_status = Site.Status.UP if result.up else Site.Status.DOWN
+    if result.cert_expires_at is not None:
+        state.cert_expires_at = result.cert_expires_at
+    if result.up:
+        state.successes_in_a_row += 1
+        state.failures_in_a_row = 0
+        seen = Site.Status.DEGRADED if result.degraded else Site.Status.UP
+        confirmed = (
+            state.status != Site.Status.DOWN or state.successes_in_a_row >= state.success_threshold
+        )
+    else:
+        state.failures_in_a_row += 1
+        state.successes_in_a_row = 0
+        seen = Site.Status.DOWN
+        confirmed = state.failures_in_a_row >= state.failure_threshold
     old_status = state.status
-    if new_status == old_status:
+    if seen == old_status:
         return None
-    state.status = new_status
+    if not confirmed:
+        _retry_soon(state, result.checked_at)
+        return None
+    state.status = seen
     state.status_changed_at = result.checked_at
     assumed_before = Site.Status.UP if old_status == Site.Status.UNKNOWN else old_status
-    if new_status == assumed_before:
+    if seen == assumed_before:
         return None
-    return old_status, new_status
+    return old_status, seen
+
+
+def _retry_soon(state: SiteState, checked_at: datetime) -> None:
+    """An unconfirmed change: check again after the retry interval, not a whole interval."""
+    retry_at = checked_at + timedelta(seconds=min(state.retry_interval, state.interval))
+    if state.next_check_at is None or retry_at < state.next_check_at:
+        state.next_check_at = retry_at
+
+
+def gap_before(state: SiteState, checked_at: datetime) -> tuple[datetime, datetime] | None:
+    """The stretch before this check when the site went unchecked, if any.
+
+    A check is late by more than the engine's own slack (another interval,
+    the timeout and the claim's grace) only when Uptime was not checking; the
+    stretch from when the missed check was due is recorded as a gap. Time
+    before a resume is a pause, not a gap.
+    """
+    previous = state.last_checked_at
+    if previous is None:
+        return None
+    if state.resumed_at is not None and state.resumed_at > previous:
+        return None
+    interval = timedelta(seconds=state.interval)
+    slack = interval + timedelta(seconds=state.timeout + settings.UPTIME_CLAIM_GRACE)
+    due = previous + interval
+    if checked_at - due <= slack:
+        return None
+    return due, checked_at
 
 
 def announce(transitions: list[Transition]) -> None:
@@ -202,10 +278,9 @@ class _OrmStore:
             site.id: site
             for site in Site.objects.select_for_update().filter(id__in=site_ids).order_by("id")
         }
+        names = [name.strip() for name in STATE_COLUMNS.split(",")]
         return {
-            site.id: SiteState(
-                site.id, site.status, site.last_checked_at, site.status_changed_at, site.claimed_at
-            )
+            site.id: SiteState(*(getattr(site, name) for name in names))
             for site in self.sites.values()
         }
 
@@ -224,15 +299,19 @@ class _OrmStore:
             site.last_response_ms = result.response_ms
             site.last_error_kind = result.error_kind
             site.last_error_message = result.error_message
+            site.failures_in_a_row = state.failures_in_a_row
+            site.successes_in_a_row = state.successes_in_a_row
+            site.cert_expires_at = state.cert_expires_at
+            site.next_check_at = state.next_check_at
             site.claim_expires_at = site.claimed_at = None
         fields = STATE_FIELDS + CLAIM_FIELDS if release_claims else STATE_FIELDS
         Site.objects.bulk_update([self.sites[s.id] for s in states], fields)
 
 
-_LOCK_SQL = """
-SELECT id, status, last_checked_at, status_changed_at, claimed_at
+_LOCK_SQL = f"""
+SELECT {STATE_COLUMNS}
 FROM sites_site WHERE id = ANY(%s) ORDER BY id FOR UPDATE
-"""
+"""  # noqa: S608 - constant column names
 _SAVE_STATES_SQL = """
 UPDATE sites_site AS s SET
     status = v.status,
@@ -242,13 +321,19 @@ UPDATE sites_site AS s SET
     last_response_ms = v.response_ms,
     last_error_kind = v.error_kind,
     last_error_message = v.error_message,
+    failures_in_a_row = v.failures_in_a_row,
+    successes_in_a_row = v.successes_in_a_row,
+    cert_expires_at = v.cert_expires_at,
+    next_check_at = v.next_check_at,
     claim_expires_at = CASE WHEN %s THEN NULL ELSE s.claim_expires_at END,
     claimed_at = CASE WHEN %s THEN NULL ELSE s.claimed_at END
 FROM unnest(
     %s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[],
-    %s::integer[], %s::integer[], %s::varchar[], %s::varchar[]
+    %s::integer[], %s::integer[], %s::varchar[], %s::varchar[],
+    %s::integer[], %s::integer[], %s::timestamptz[], %s::timestamptz[]
 ) AS v(id, status, last_checked_at, status_changed_at,
-       status_code, response_ms, error_kind, error_message)
+       status_code, response_ms, error_kind, error_message,
+       failures_in_a_row, successes_in_a_row, cert_expires_at, next_check_at)
 WHERE s.id = v.id
 """
 
@@ -291,6 +376,10 @@ class _PostgresStore:
                         s.last_result.response_ms,
                         s.last_result.error_kind,
                         s.last_result.error_message,
+                        s.failures_in_a_row,
+                        s.successes_in_a_row,
+                        s.cert_expires_at,
+                        s.next_check_at,
                     )
                     for s in states
                 ),
@@ -298,7 +387,8 @@ class _PostgresStore:
             )
         )
         with connection.cursor() as cursor:
-            ids, statuses, checked, changed, codes, times, kinds, messages = columns
+            (ids, statuses, checked, changed, codes, times, kinds, messages) = columns[:8]
+            failures, successes, cert_expiries, next_checks = columns[8:]
             cursor.execute(
                 _SAVE_STATES_SQL,
                 [
@@ -312,5 +402,9 @@ class _PostgresStore:
                     int_array_literal(times),
                     array_literal(kinds),
                     array_literal(messages),
+                    int_array_literal(failures),
+                    int_array_literal(successes),
+                    array_literal(cert_expiries),
+                    array_literal(next_checks),
                 ],
             )

@@ -95,6 +95,7 @@ class SiteCreateApi(SiteApiView):
         else:
             project = _project_for_write(request, project_id)
         require(user=request.user, project=project, action=Action.EDIT_MONITORS)
+        _resolve_parent(request, values)
         site = site_create(project=project, actor=request.user, request=request, **values)
         return Response(SiteOutputSerializer(site).data, status=status.HTTP_201_CREATED)
 
@@ -118,13 +119,13 @@ class SiteUpdateApi(SiteApiView):
         responses={200: SiteOutputSerializer, 400: BAD_INPUT, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def patch(self, request: Request, site_id: str) -> Response:
-        """Change a site's name, interval, timeout or enabled; nothing else can change."""
+        """Change a monitor's settings or options, or pause it; its kind and URL stay."""
         site = get_site_or_404(request, site_id, action=Action.EDIT_MONITORS)
         serializer = SiteUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        site = site_update(
-            site=site, actor=request.user, request=request, **serializer.validated_data
-        )
+        values = dict(serializer.validated_data)
+        _resolve_parent(request, values)
+        site = site_update(site=site, actor=request.user, request=request, **values)
         return Response(SiteOutputSerializer(site).data)
 
 
@@ -139,6 +140,17 @@ class SiteDeleteApi(SiteApiView):
         site = get_site_or_404(request, site_id, action=Action.EDIT_MONITORS)
         site_delete(site=site, actor=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _resolve_parent(request: Request, values: dict) -> None:
+    """dependsOn's id → one of the user's monitors (its project is checked by the model)."""
+    parent_id = values.get("depends_on")
+    if parent_id is None:
+        return
+    try:
+        values["depends_on"] = site_get(user=request.user, site_id=parent_id)
+    except Site.DoesNotExist:
+        raise ValidationError({"dependsOn": [f"No monitor has the id {parent_id}."]}) from None
 
 
 def _project_for_write(request: Request, project_id: int) -> Project:

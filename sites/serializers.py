@@ -14,8 +14,10 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from monitor import kinds
 from monitor.serializers import ErrorOutputSerializer, error_or_none
 from sites.models import Site
+from sites.services import SECRET_MASK
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -89,42 +91,118 @@ def timeout_field() -> serializers.IntegerField:
     )
 
 
-class SiteCreateInputSerializer(StrictInputSerializer):
+def threshold_field(what: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        required=False,
+        source=f"{what}_threshold",
+        help_text=f"{what.capitalize()}s in a row before the state changes.",
+        **model_limits(f"{what}_threshold"),
+    )
+
+
+def kind_option_fields() -> dict[str, serializers.Field]:
+    """One input field per option of every kind; the kind's clean() checks the values.
+
+    Options that do not belong to the monitor's kind are refused by name.
+    """
+    fields = {}
+    for kind, module in kinds.KINDS.items():
+        for name in module.OPTIONS:
+            if name == "url":
+                continue  # a field of its own, the seed's
+            fields.setdefault(name, serializers.JSONField(required=False, help_text=kind))
+            if fields[name].help_text != kind and kind not in fields[name].help_text:
+                fields[name].help_text += f", {kind}"
+    for field in fields.values():
+        field.help_text = f"Option of: {field.help_text}. See the README's monitor kinds."
+    return fields
+
+
+class _MonitorInput(StrictInputSerializer):
+    """What creating and changing a monitor share: schedule, confirmation, pause, kind options."""
+
+    name = serializers.CharField(required=False, allow_blank=True)
+    interval = interval_field()
+    timeout = timeout_field()
+    enabled = serializers.BooleanField(required=False)
+    paused = serializers.BooleanField(required=False, help_text="The opposite of enabled.")
+    failureThreshold = threshold_field("failure")
+    successThreshold = threshold_field("success")
+    retryInterval = serializers.IntegerField(
+        required=False,
+        source="retry_interval",
+        help_text="Seconds to the next check while a change is unconfirmed.",
+        **model_limits("retry_interval"),
+    )
+    dependsOn = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        source="depends_on",
+        help_text="The id of a monitor of the same project this one depends on.",
+    )
+
+    def get_fields(self):
+        return {**super().get_fields(), **kind_option_fields()}
+
+    def validate(self, attrs: dict) -> dict:
+        paused = attrs.pop("paused", None)
+        if paused is not None:
+            if "enabled" in attrs and attrs["enabled"] == paused:
+                raise serializers.ValidationError(
+                    {"paused": ["paused and enabled say opposite things; send one."]}
+                )
+            attrs["enabled"] = not paused
+        option_names = [n for n in attrs if n in kinds.ALL_OPTIONS]
+        options = {name: attrs.pop(name) for name in option_names}
+        if options:
+            attrs["options"] = options
+        return attrs
+
+
+class SiteCreateInputSerializer(_MonitorInput):
     # Omitted fields take site_create's defaults, so they are stated once.
+    kind = serializers.CharField(
+        required=False, help_text=f"One of {', '.join(kinds.KINDS)}; http if omitted."
+    )
     url = serializers.CharField(
-        help_text='http(s) URL; a bare host such as "example.com" means https://.'
+        required=False,
+        help_text='http(s) URL (kind http); a bare host such as "example.com" means https://.',
     )
     project = serializers.IntegerField(
         required=False, min_value=1, help_text="The project's id; your personal project if omitted."
     )
-    name = serializers.CharField(required=False, allow_blank=True)
-    interval = interval_field()
-    timeout = timeout_field()
-    enabled = serializers.BooleanField(required=False)
 
 
-class SiteUpdateInputSerializer(StrictInputSerializer):
-    name = serializers.CharField(required=False, allow_blank=True)
-    interval = interval_field()
-    timeout = timeout_field()
-    enabled = serializers.BooleanField(required=False)
-
+class SiteUpdateInputSerializer(_MonitorInput):
     def validate(self, attrs: dict) -> dict:
         if not attrs:
             raise serializers.ValidationError(
                 f"Send at least one of {', '.join(self.fields)} to change."
             )
-        return attrs
+        return super().validate(attrs)
 
 
 class SiteOutputSerializer(serializers.Serializer):
+    """A monitor: its settings, its kind's options (secrets masked) and its state."""
+
     id = serializers.IntegerField()
     project = serializers.IntegerField(source="project_id")
-    url = serializers.CharField()
+    kind = serializers.CharField()
+    url = serializers.CharField(
+        help_text="The target (an http monitor's URL; empty for heartbeats)."
+    )
     name = serializers.CharField()
     interval = serializers.IntegerField()
     timeout = serializers.IntegerField()
     enabled = serializers.BooleanField()
+    paused = serializers.BooleanField()
+    failureThreshold = serializers.IntegerField(source="failure_threshold")
+    successThreshold = serializers.IntegerField(source="success_threshold")
+    retryInterval = serializers.IntegerField(source="retry_interval")
+    dependsOn = serializers.IntegerField(source="depends_on_id", allow_null=True)
+    certExpiresAt = serializers.DateTimeField(source="cert_expires_at", allow_null=True)
+    pingUrl = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=Site.Status.choices)
     up = serializers.BooleanField(allow_null=True, help_text="null while the site is unchecked.")
     checkedAt = serializers.DateTimeField(source="last_checked_at", allow_null=True)
@@ -138,6 +216,22 @@ class SiteOutputSerializer(serializers.Serializer):
     @extend_schema_field(ErrorOutputSerializer(allow_null=True))
     def get_error(self, site: Site) -> dict | None:
         return error_or_none(site.last_error_kind, site.last_error_message)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_pingUrl(self, site: Site) -> str | None:
+        return site.ping_url if site.kind == "heartbeat" else None
+
+    def to_representation(self, site: Site) -> dict:
+        data = super().to_representation(site)
+        module = kinds.get(site.kind)
+        for name in module.OPTIONS:
+            if name == "url":
+                continue
+            if name in module.SECRETS:
+                data[name] = SECRET_MASK if site.secrets.get(name) else ""
+            else:
+                data[name] = site.options.get(name, module.OPTIONS[name])
+        return data
 
 
 class SiteListOutputSerializer(serializers.Serializer):

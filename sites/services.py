@@ -11,32 +11,69 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from monitor.models import Check, CheckRollup, Transition
+from monitor import kinds
+from monitor.models import Check, CheckRollup, MonitoringGap, Transition
 from notifications.models import NotificationAttempt
 from sites.models import DUPLICATE_URL, Site
 from sites.targets import normalize_url
 from teams.audit import AuditAction, audit_record
 from teams.models import Project
 
-EDITABLE_FIELDS = ("name", "interval", "timeout", "enabled")
+EDITABLE_FIELDS = (
+    "name",
+    "interval",
+    "timeout",
+    "enabled",
+    "failure_threshold",
+    "success_threshold",
+    "retry_interval",
+    "depends_on",
+    "options",
+)
+# What the API and pages show for a secret that is set; sent back unchanged
+# (a client echoing what it read), it keeps the stored secret.
+SECRET_MASK = "********"  # noqa: S105 - a mask, not a password
 
 
 def site_create(
     *,
     project: Project,
-    url: str,
+    url: str = "",
+    kind: str = "http",
+    options: dict | None = None,
     name: str = "",
     interval: int = 60,
     timeout: int = 10,
     enabled: bool = True,
+    failure_threshold: int | None = None,
+    success_threshold: int = 1,
+    retry_interval: int = 20,
+    depends_on: Site | None = None,
     actor: AbstractBaseUser | None = None,
     request: HttpRequest | None = None,
 ) -> Site:
-    """Add a site; `actor` and `request` say who, for the audit log (None: an operator)."""
+    """Add a monitor; `actor` and `request` say who, for the audit log (None: an operator).
+
+    `options` are the kind's options in the API's names, secrets among them
+    (monitor.kinds); an http monitor's URL may come as `url`, as in the seed.
+    """
     site = Site(
-        project=project, url=url, name=name, interval=interval, timeout=timeout, enabled=enabled
+        project=project,
+        kind=kind,
+        url=url,
+        name=name,
+        interval=interval,
+        timeout=timeout,
+        enabled=enabled,
+        success_threshold=success_threshold,
+        retry_interval=retry_interval,
+        depends_on=depends_on,
     )
-    site.next_check_at = timezone.now()  # check a new site straight away
+    if failure_threshold is not None:
+        site.failure_threshold = failure_threshold
+    site.options, site.secrets = _split(kind, dict(options or {}))
+    # Check a new monitor straight away; a heartbeat is never checked, it is pinged.
+    site.next_check_at = None if kind == "heartbeat" else timezone.now()
     site.full_clean()
     with transaction.atomic():
         _save(site)
@@ -56,15 +93,25 @@ def site_update(
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     was_enabled = site.enabled
     before = {field: getattr(site, field) for field in changes}
+    saved = [*changes, "next_check_at"]
+    if "options" in changes:
+        # Options not named keep their value; so do secrets sent back masked.
+        new_options, new_secrets = _split(site.kind, changes.pop("options"))
+        site.options = {**site.options, **new_options}
+        site.secrets = {**site.secrets, **new_secrets}
+        saved += ["secrets", "url"]
     for field, value in changes.items():
         setattr(site, field, value)
-    if site.enabled and not was_enabled:
+    if site.enabled and not was_enabled and site.kind != "heartbeat":
         site.next_check_at = timezone.now()  # re-enabled: check now, not after a stale due time
+    if site.enabled and not was_enabled:
+        site.resumed_at = timezone.now()  # the time before is a pause, not a gap
+        saved.append("resumed_at")
     site.full_clean()
     try:
         with transaction.atomic():
             # Save only what a user may edit, so a concurrent check's state is kept.
-            site.save(update_fields=[*changes, "next_check_at"])
+            site.save(update_fields=saved)
             _audit_update(site, before, actor, request)
     except DatabaseError:
         # update_fields on a row deleted meanwhile updates nothing and raises.
@@ -98,12 +145,23 @@ def site_delete(
             for sql in _history_deletes():
                 cursor.execute(sql, [site.pk])
         table, pk = q(Site._meta.db_table), q(Site._meta.pk.column)
+        # Its dependents depend on nothing now (what SET_NULL would do in Django).
+        parent = q(Site._meta.get_field("depends_on").column)
+        cursor.execute(f"UPDATE {table} SET {parent} = NULL WHERE {parent} = %s", [site.pk])  # noqa: S608
         cursor.execute(f"DELETE FROM {table} WHERE {pk} = %s", [site.pk])  # noqa: S608
         if cursor.rowcount == 0:
             raise Site.DoesNotExist(f"Site {site.pk} was deleted.")
         # In the same transaction: no event for a delete that did not happen.
         _audit(AuditAction.SITE_DELETED, site, actor, request, {"url": site.url})
     site.pk = None  # as Model.delete() leaves it
+
+
+def _split(kind: str, options: dict) -> tuple[dict, dict]:
+    """(plain options, secrets), a masked secret dropped so the stored one stays."""
+    secret_names = kinds.get(kind).SECRETS
+    plain = {k: v for k, v in options.items() if k not in secret_names}
+    secret = {k: v for k, v in options.items() if k in secret_names and v != SECRET_MASK}
+    return plain, secret
 
 
 def _audit_update(site: Site, before: dict, actor, request) -> None:
@@ -159,14 +217,18 @@ def _history_deletes() -> list[str]:
     What ON DELETE CASCADE does on PostgreSQL; for SQLite only.
     """
     q = connection.ops.quote_name
-    attempts, transitions, checks, rollups = (
-        q(model._meta.db_table) for model in (NotificationAttempt, Transition, Check, CheckRollup)
+    attempts, transitions, checks, rollups, gaps = (
+        q(model._meta.db_table)
+        for model in (NotificationAttempt, Transition, Check, CheckRollup, MonitoringGap)
     )
     # Names come from _meta, quoted; the id is a parameter.
     return [
         f"DELETE FROM {attempts} WHERE transition_id IN "  # noqa: S608
         f"(SELECT id FROM {transitions} WHERE site_id = %s)",
-        *(f"DELETE FROM {table} WHERE site_id = %s" for table in (transitions, checks, rollups)),  # noqa: S608
+        *(
+            f"DELETE FROM {table} WHERE site_id = %s"  # noqa: S608
+            for table in (transitions, checks, rollups, gaps)
+        ),
     ]
 
 

@@ -53,3 +53,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # The many admin tests use admin_client without a second factor;
 # tests/accounts/test_admin_two_factor.py turns the rule on.
 UPTIME_ADMIN_REQUIRES_2FA = False
+# Most tests predate confirmation and expect the seed's rule, down at the
+# first failure; tests/monitor/test_confirmation.py sets thresholds itself,
+# and tests the default of 2 with override_settings.
+UPTIME_FAILURE_THRESHOLD = 1

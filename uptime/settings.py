@@ -399,6 +399,10 @@ UPTIME_DISPATCH_BATCH = env_int("UPTIME_DISPATCH_BATCH", 500, minimum=1)
 # and the site is claimed again.
 UPTIME_CLAIM_GRACE = env_int("UPTIME_CLAIM_GRACE", 60, minimum=5)
 UPTIME_PROBE_CONCURRENCY = env_int("UPTIME_PROBE_CONCURRENCY", 500, minimum=1)
+# A new monitor's failureThreshold unless it says otherwise: down after this
+# many failed checks in a row (the first failure is re-checked after the
+# monitor's retry interval), so one dropped packet pages nobody.
+UPTIME_FAILURE_THRESHOLD = env_int("UPTIME_FAILURE_THRESHOLD", 2, minimum=1)
 # Raw checks are kept this many days; hourly and daily rollups much longer.
 UPTIME_CHECK_RETENTION_DAYS = env_int("UPTIME_CHECK_RETENTION_DAYS", 30, minimum=1)
 UPTIME_ROLLUP_RETENTION_DAYS = env_int("UPTIME_ROLLUP_RETENTION_DAYS", 400, minimum=1)

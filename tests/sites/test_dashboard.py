@@ -104,7 +104,7 @@ def test_the_summary_counts_sites_by_status_and_marks_paused_ones(client_in):
     response = client_in.get(reverse("dashboard"))
 
     counts = response.context["counts"]
-    assert counts == {"up": 1, "down": 1, "unknown": 1}
+    assert counts == {"up": 1, "degraded": 0, "down": 1, "unknown": 1}
     assert response.context["paused_count"] == 1
     page = text_of(response)
     assert ">UP</span>" in page
@@ -423,7 +423,7 @@ def test_the_summary_counts_every_site_not_just_the_page(client_in):
 
     response = client_in.get(reverse("dashboard"), {"page": 2})
 
-    assert response.context["counts"] == {"up": PAGE_SIZE + 10, "down": 4, "unknown": 0}
+    assert response.context["counts"] == {"up": PAGE_SIZE + 10, "degraded": 0, "down": 4, "unknown": 0}
     assert response.context["paused_count"] == 2
 
 

@@ -123,7 +123,11 @@ def test_a_consumer_sets_malformed_files_aside_and_still_gets_the_good_messages(
     assert len(warnings) == 3
     assert all("malformed broker message" in w for w in warnings)
     rejected = sorted(p.name for p in (tmp_path / "processed" / "rejected").iterdir())
-    assert rejected == ["0_a_empty.jobs.msg", "0_b_truncated.jobs.msg", "0_c_not-a-message.jobs.msg"]
+    assert rejected == [
+        "0_a_empty.jobs.msg",
+        "0_b_truncated.jobs.msg",
+        "0_c_not-a-message.jobs.msg",
+    ]
     assert not list((tmp_path / "queue").iterdir())
 
 

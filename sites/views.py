@@ -1,5 +1,6 @@
 """The server-rendered dashboard: thin views that read sites and call sites.services."""
 
+import math
 from collections.abc import Callable
 from functools import wraps
 
@@ -16,6 +17,7 @@ from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,14 +28,17 @@ from accounts.limits import attempt_key, failure_counted, lockout_message, secon
 from monitor.checking import check_site_now
 from sites import selectors
 from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
+from sites.kind_fields import option_rows
 from sites.models import Site
-from sites.services import site_delete, site_update
+from sites.services import SECRET_MASK, site_delete, site_update
 from teams.access import Action, can
 from teams.models import Project
 from teams.selectors import editable_project_ids, project_get, project_list
 
 RECENT_CHECKS = 50
 RECENT_TRANSITIONS = 20
+RECENT_GAPS = 10
+RECENT_DEPENDENTS = 20
 REFRESH_SECONDS = 5
 # Sites per dashboard page: a page renders in a few milliseconds whatever the total.
 PAGE_SIZE = 50
@@ -131,12 +136,13 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
 
 
 def _dashboard_order(sites: QuerySet[Site]) -> QuerySet[Site]:
-    # What needs attention first: down, then not yet checked, then up. The
+    # What needs attention first: down, degraded, not yet checked, then up. The
     # unique url makes the order total, so no site shows on two pages.
     rank = Case(
         When(status=Site.Status.DOWN, then=Value(0)),
-        When(status=Site.Status.UNKNOWN, then=Value(1)),
-        default=Value(2),
+        When(status=Site.Status.DEGRADED, then=Value(1)),
+        When(status=Site.Status.UNKNOWN, then=Value(2)),
+        default=Value(3),
         output_field=IntegerField(),
     )
     return sites.annotate(rank=rank).order_by("rank", "name", "url", "id")
@@ -195,9 +201,34 @@ def _site_detail_context(request: HttpRequest, site: Site) -> dict:
         "site": site,
         "checks": site.checks.all()[:RECENT_CHECKS],
         "transitions": transitions,
+        "options": option_rows(site, SECRET_MASK),
+        "confirming": confirmation_text(site, now=timezone.now()),
+        "depends_on": site.depends_on,
+        "dependents": site.dependents.order_by("name", "url", "id")[:RECENT_DEPENDENTS],
+        "dependent_count": site.dependents.count(),
+        "gaps": site.gaps.all()[:RECENT_GAPS],
         "can_edit": can(user=request.user, project=site.project_id, action=Action.EDIT_MONITORS),
         "refresh_seconds": REFRESH_SECONDS,
     }
+
+
+def confirmation_text(site: Site, *, now) -> str:
+    """ "1 of 3 failures, re-checking in 20 s" while a change is not confirmed yet, else ""."""
+    if not site.enabled or site.kind == "heartbeat":
+        return ""
+    if site.failures_in_a_row and site.status != Site.Status.DOWN:
+        counted, needed, what = site.failures_in_a_row, site.failure_threshold, "failure"
+    elif site.successes_in_a_row and site.status == Site.Status.DOWN:
+        counted, needed, what = site.successes_in_a_row, site.success_threshold, "success"
+    else:
+        return ""
+    if counted >= needed:
+        return ""
+    wait = site.retry_interval
+    if site.next_check_at is not None:
+        wait = max(0, math.ceil((site.next_check_at - now).total_seconds()))
+    plural = "es" if what == "success" else "s"
+    return f"{counted} of {needed} {what}{plural}, re-checking in {wait} s"
 
 
 @require_GET

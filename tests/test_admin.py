@@ -33,6 +33,11 @@ def site_form(**overrides) -> dict:
         "interval": "60",
         "timeout": "10",
         "enabled": "on",
+        "kind": "http",
+        "failure_threshold": "1",
+        "success_threshold": "1",
+        "retry_interval": "20",
+        "options": "{}",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -116,33 +121,33 @@ def test_check_now_counts_the_sites_that_are_down(admin_client, down_site, https
     assert "Checked 2 site(s): 1 up, 1 down." in response.text
 
 
-def test_disable_then_enable_toggles_and_reenabling_makes_the_site_due_now(admin_client, db):
+def test_pause_then_resume_toggles_and_resuming_makes_the_site_due_now(admin_client, db):
     site = site_create(project=alice_project(), url="http://127.0.0.1:8080/")
     Site.objects.filter(pk=site.pk).update(next_check_at=timezone.now() + timedelta(days=1))
 
-    disabled = act(admin_client, "disable", site)
+    paused = act(admin_client, "pause", site)
     site.refresh_from_db()
     assert not site.enabled
-    assert "Disabled 1 site(s)." in disabled.text
+    assert "Paused 1 site(s)." in paused.text
 
     before = timezone.now()
-    enabled = act(admin_client, "enable", site)
+    resumed = act(admin_client, "resume", site)
     site.refresh_from_db()
     assert site.enabled
     assert site.next_check_at >= before
-    assert "Enabled 1 site(s)." in enabled.text
+    assert "Resumed 1 site(s)." in resumed.text
 
 
-def test_enable_reports_a_site_whose_address_is_now_refused(admin_client, db, settings):
+def test_resume_reports_a_site_whose_address_is_now_refused(admin_client, db, settings):
     site = site_create(project=alice_project(), url="http://127.0.0.1:8080/", enabled=False)
     settings.UPTIME_ALLOW_PRIVATE_TARGETS = False
 
-    response = act(admin_client, "enable", site)
+    response = act(admin_client, "resume", site)
 
     site.refresh_from_db()
     assert not site.enabled
     assert "resolves to a non-public address" in response.text
-    assert "Enabled 0 site(s)." in response.text
+    assert "Resumed 0 site(s)." in response.text
 
 
 # --- adding and editing -----------------------------------------------------

@@ -108,9 +108,10 @@ def test_the_summary_counts_sites_by_status_and_marks_paused_ones(client_in):
     assert response.context["paused_count"] == 1
     page = text_of(response)
     assert ">UP</span>" in page
-    assert ">UNKNOWN</span>" in page
+    assert ">DOWN</span>" in page
+    assert ">PAUSED</span>" in page
     assert "site--paused" in page
-    assert 'title="Not being checked">Paused</span>' in page
+    assert 'title="Not being checked; last status unknown">Paused</span>' in page
 
 
 def test_down_sites_are_listed_first(client_in):

@@ -16,3 +16,27 @@ document.addEventListener("focusin", (event) => {
     event.target.select();
   }
 });
+
+// A monitor form (<form data-kind-form>) shows only the fields of the chosen
+// kind: every element with data-kinds="http tcp ..." is hidden unless it
+// names the kind. Without this script every field shows, and the server
+// reads only the chosen kind's.
+function showKindFields(form) {
+  const select = form.querySelector("select[name=kind]");
+  if (!select) {
+    return;
+  }
+  for (const element of form.querySelectorAll("[data-kinds]")) {
+    element.hidden = !element.dataset.kinds.split(" ").includes(select.value);
+  }
+}
+
+document.addEventListener("change", (event) => {
+  if (event.target.matches("form[data-kind-form] select[name=kind]")) {
+    showKindFields(event.target.form);
+  }
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-kind-form]").forEach(showKindFields);
+});

@@ -9,13 +9,14 @@ from sites.cli import add_project_option, sites_for_command
 from sites.models import Site
 
 MAX_REASON = 60
-HEADERS = ("ID", "STATUS", "ENABLED", "URL", "NAME", "INTERVAL", "LAST CHECKED", "REASON")
+HEADERS = ("ID", "KIND", "STATE", "TARGET", "NAME", "INTERVAL", "LAST CHECKED", "REASON")
 
 
 class Command(BaseCommand):
     help = (
-        "List monitored sites with their status, URL, name, interval, when each was "
-        "last checked and, for a site that is down, why. --json prints every field."
+        "List monitors with their kind, state (up, degraded, down, unknown or paused), "
+        "target, name, interval, when each was last checked and, for one that is down or "
+        "degraded, why. --json prints every field (secrets never)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -39,14 +40,19 @@ class Command(BaseCommand):
     def write_table(self, sites: list[Site]) -> None:
         rows = [HEADERS, *(table_row(s) for s in sites)]
         widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
-        status_styles = {"up": self.style.SUCCESS, "down": self.style.ERROR}
+        status_styles = {
+            "up": self.style.SUCCESS,
+            "down": self.style.ERROR,
+            "degraded": self.style.WARNING,
+            "paused": self.style.NOTICE,
+        }
         for n, row in enumerate(rows):
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
             if n == 0:
                 cells = [self.style.MIGRATE_HEADING(cell) for cell in cells]
-            elif row[1] in status_styles:
+            elif row[2] in status_styles:
                 # Pad before styling: colour codes would throw the column widths off.
-                cells[1] = status_styles[row[1]](cells[1])
+                cells[2] = status_styles[row[2]](cells[2])
             self.stdout.write("  ".join(cells).rstrip())
 
 
@@ -56,9 +62,9 @@ def table_row(site: Site) -> tuple[str, ...]:
         reason = reason[: MAX_REASON - 1] + "…"
     return (
         str(site.id),
-        site.status,
-        "yes" if site.enabled else "no",
-        site.url,
+        site.kind,
+        state(site),
+        site.url or "-",
         site.name,
         f"{site.interval}s",
         _local(site.last_checked_at) or "never",
@@ -66,13 +72,28 @@ def table_row(site: Site) -> tuple[str, ...]:
     )
 
 
+def state(site: Site) -> str:
+    """What a person should read first: paused, else the status."""
+    return "paused" if site.paused else site.status
+
+
 def site_dict(site: Site) -> dict:
     return {
         "id": site.id,
         "project": site.project_id,
+        "kind": site.kind,
         "url": site.url,
         "name": site.name,
+        "options": {k: v for k, v in site.options.items() if k != "url"},
+        "state": state(site),
         "enabled": site.enabled,
+        "paused": site.paused,
+        "failure_threshold": site.failure_threshold,
+        "success_threshold": site.success_threshold,
+        "retry_interval": site.retry_interval,
+        "depends_on": site.depends_on_id,
+        "ping_url": site.ping_url if site.kind == "heartbeat" else None,
+        "cert_expires_at": _iso(site.cert_expires_at),
         "interval": site.interval,
         "timeout": site.timeout,
         "status": site.status,

@@ -117,11 +117,11 @@ def test_list_sites_prints_a_table_with_the_reason_a_site_is_down(db, refused_ur
     lines = run("list_sites").splitlines()
 
     assert lines[0].split() == [
-        "ID", "STATUS", "ENABLED", "URL", "NAME", "INTERVAL", "LAST", "CHECKED", "REASON"
+        "ID", "KIND", "STATE", "TARGET", "NAME", "INTERVAL", "LAST", "CHECKED", "REASON"
     ]  # fmt: skip
-    assert lines[1].split()[:4] == [str(down.id), "down", "yes", refused_url]
+    assert lines[1].split()[:4] == [str(down.id), "http", "down", refused_url]
     assert lines[1].endswith("Connection refused")
-    assert lines[2].split() == [str(paused.id), "unknown", "no", paused.url, "600s", "never"]
+    assert lines[2].split() == [str(paused.id), "http", "paused", paused.url, "600s", "never"]
 
 
 def test_list_sites_as_json_gives_every_site_with_its_state(db, refused_url):

@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from monitor import kinds
+from sites.targets import MAX_URL_LENGTH
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "CAA", "PTR")
@@ -127,7 +128,7 @@ FIELDS: tuple[OptionField, ...] = (
         "url",
         "url",
         HTTP,
-        _text("URL", placeholder="https://example.com", max_length=2048),
+        _text("URL", placeholder="https://example.com", max_length=MAX_URL_LENGTH),
         empty="",
     ),
     OptionField(

@@ -205,7 +205,7 @@ def _site_detail_context(request: HttpRequest, site: Site) -> dict:
         "confirming": confirmation_text(site, now=timezone.now()),
         "depends_on": site.depends_on,
         "dependents": site.dependents.order_by("name", "url", "id")[:RECENT_DEPENDENTS],
-        "dependent_count": site.dependents.count(),
+        "dependent_count": selectors.dependents_count(site),
         "gaps": site.gaps.all()[:RECENT_GAPS],
         "can_edit": can(user=request.user, project=site.project_id, action=Action.EDIT_MONITORS),
         "refresh_seconds": REFRESH_SECONDS,
@@ -289,12 +289,18 @@ def _set_enabled(request: HttpRequest, pk: int, *, enabled: bool) -> HttpRespons
 def site_check(request: HttpRequest, pk: int) -> HttpResponse:
     """Probe the site now (even a paused one) and record the result, as the API does."""
     site = _site_or_404(request, pk, action=Action.EDIT_MONITORS)
+    if site.kind == "heartbeat":
+        messages.info(request, "A heartbeat is never checked: it waits for its pings.")
+        return _back(request, site)
     try:
         result = check_site_now(site)
     except Site.DoesNotExist:
         raise Http404("No such site.") from None
-    if result.up:
-        messages.success(request, f"{site} is up ({result.status_code}).")
+    code = f" ({result.status_code})" if result.status_code else ""
+    if result.up and result.error_kind:
+        messages.warning(request, f"{site} is degraded{code}: {result.error_message}")
+    elif result.up:
+        messages.success(request, f"{site} is up{code}.")
     else:
         messages.error(request, f"{site} is down: {result.reason}")
     return _back(request, site)

@@ -227,3 +227,15 @@ def test_the_kind_switching_behaviour_is_a_static_file():
 
     assert "form[data-kind-form] select[name=kind]" in text
     assert "dataset.kinds" in text
+
+
+def test_a_heartbeat_offers_no_check_now_and_refuses_one_politely(client_in):
+    site = Site.objects.create(
+        project=alice_project(), kind="heartbeat", url="", name="Backup", next_check_at=None
+    )
+
+    page = page_of(client_in, site)
+    response = client_in.post(reverse("site_check", args=[site.pk]), follow=True)
+
+    assert reverse("site_check", args=[site.pk]) not in page
+    assert "A heartbeat is never checked: it waits for its pings." in text_of(response)

@@ -31,6 +31,7 @@ import dns.rrset
 HOST = "127.0.0.1"
 UDP_LIMIT = 512  # without EDNS (RFC 1035 §4.2.1)
 MAX_CNAME_CHAIN = 8
+UDP_BUFFER = 4 * 1024 * 1024
 
 
 class DNSServer:
@@ -216,6 +217,9 @@ def _bind_pair() -> tuple[socket.socket, socket.socket]:
     """A UDP and a TCP socket on the same ephemeral port of 127.0.0.1."""
     for _ in range(50):
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Room for a burst of hundreds of queries at once (the kernel caps it
+        # at net.core.rmem_max); the default drops some, and clients time out.
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER)
         udp.bind((HOST, 0))
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

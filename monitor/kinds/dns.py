@@ -34,7 +34,7 @@ def clean(options: dict) -> dict:
     _common.unknown_options(options, OPTIONS)
     record_type = _record_type(options.get("recordType"))
     host = _common.host(options.get("host"))
-    if record_type != "PTR" and _is_ip(host):
+    if record_type != "PTR" and is_ip(host):
         raise ValidationError(
             {"host": [f"{host} is an IP address; a query for {record_type} records needs a name."]}
         )
@@ -62,10 +62,25 @@ def resolver_address(resolver: str) -> tuple[str, int]:
     match = _BRACKETED.fullmatch(resolver)
     if match:
         return match.group(1), int(match.group(2) or DNS_PORT)
-    if _is_ip(resolver):
+    if is_ip(resolver):
         return resolver, DNS_PORT
     ip, port = resolver.rsplit(":", 1)
     return ip, int(port)
+
+
+def resolver_text(ip: str, port: int) -> str:
+    """The resolver option's form of an address: "ip", "ip:port" or "[ipv6]:port"."""
+    if port == DNS_PORT:
+        return ip
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 # --- recordType and expected ------------------------------------------------------
@@ -179,9 +194,7 @@ def _resolver(value) -> str:
         check_address(ip)
     except AddressNotAllowed as exc:
         raise ValidationError({"resolver": [str(exc)]}) from None
-    if port == DNS_PORT:
-        return ip
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    return resolver_text(ip, port)
 
 
 def _split_resolver(text: str) -> tuple[str, str | int]:
@@ -190,15 +203,7 @@ def _split_resolver(text: str) -> tuple[str, str | int]:
     if match:
         ip = ipaddress.IPv6Address(match.group(1))
         return ip.compressed, match.group(2) or DNS_PORT
-    if _is_ip(text):
+    if is_ip(text):
         return ipaddress.ip_address(text).compressed, DNS_PORT
     host, _, port = text.rpartition(":")
     return ipaddress.IPv4Address(host).compressed, port
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

@@ -156,7 +156,9 @@ class DNSServer:
                         return
                     response = self._respond(wire, "tcp")
                     if response is not None:
-                        conn.sendall(response.to_wire(prepend_length=True))
+                        # Any size over TCP (to_wire would cap it at the EDNS payload).
+                        wire = response.to_wire(max_size=65535, prepend_length=True)
+                        conn.sendall(wire)
             except OSError:
                 return
 

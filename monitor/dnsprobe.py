@@ -140,11 +140,8 @@ class _Batch:
             while waiting and self.active < self.concurrency:
                 index, target = waiting.popleft()
                 self._start(index, target, clock_offset)
-            for key, _ in self.selector.select(self._wait_time()):
-                if key.data is None:
-                    self._finish_tcp()
-                else:
-                    self._receive(key.data, key.fileobj)
+            if self.active:  # else every target so far was answered without a query
+                self._wait_and_receive()
             self._run_timers(time.monotonic())
             if self.on_results and self.pending:
                 if time.monotonic() - last_flush >= self.flush_every:
@@ -153,6 +150,13 @@ class _Batch:
         if self.on_results and self.pending:
             self.on_results(self.pending)
         return self.results  # type: ignore[return-value]
+
+    def _wait_and_receive(self) -> None:
+        for key, _ in self.selector.select(self._wait_time()):
+            if key.data is None:
+                self._finish_tcp()
+            else:
+                self._receive(key.data, key.fileobj)
 
     def close(self) -> None:
         if self.tcp_pool is not None:
@@ -166,9 +170,13 @@ class _Batch:
     def _start(self, index: int, target: Target, clock_offset) -> None:
         now = time.monotonic()
         self.active += 1
-        options = target.options or {}
-        servers, refusal = self._servers(options.get("resolver", ""))
-        query = _Query(index, target, servers, now, clock_offset)
+        try:
+            servers, refusal = self._servers(target.options.get("resolver", ""))
+            query = _Query(index, target, servers, now, clock_offset)
+        except (AttributeError, KeyError, TypeError, ValueError, dns.exception.DNSException) as exc:
+            # Options that were never cleaned: this check fails, the batch goes on.
+            self._unprepared(index, target, exc, clock_offset + timedelta(seconds=now))
+            return
         if reason := never_resolves(query.host):
             self._finish(
                 query, query.result(False, kind=ErrorKind.DNS_ANSWER, message=reason, now=now)
@@ -177,6 +185,17 @@ class _Batch:
             self._finish(query, query.result(False, kind=refusal[0], message=refusal[1], now=now))
         else:
             self._send(query, now)
+
+    def _unprepared(self, index: int, target: Target, exc: Exception, started_at) -> None:
+        self.active -= 1
+        self.results[index] = result = ProbeResult(
+            up=False,
+            checked_at=started_at,
+            error_kind=ErrorKind.INVALID_URL,
+            error_message=f"Invalid dns monitor options: {exc!r}"[:MAX_MESSAGE_LENGTH],
+            site_id=target.site_id,
+        )
+        self.pending.append(result)
 
     def _servers(self, resolver: str) -> tuple[list, tuple[str, str] | None]:
         """The (ip, port) list to ask, or the (error kind, message) why none may be."""

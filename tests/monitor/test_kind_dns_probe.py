@@ -251,3 +251,12 @@ def test_many_targets_are_checked_at_once_and_come_back_in_order(dns_server):
             assert result.error_kind == ErrorKind.DNS_ANSWER
         else:
             assert result.up, result.error_message
+
+
+def test_a_target_with_options_that_were_never_cleaned_fails_alone(dns_server):
+    dns_server.set("example.test", "A", "192.0.2.1")
+    broken = Target(url="dns://x/A", timeout=2, kind="dns", options={"resolver": "dns.google"})
+    no_options = Target(url="dns://x/A", timeout=2, kind="dns")
+    results = probe_many([broken, no_options, dns_target(dns_server, "example.test")])
+    assert [r.error_kind for r in results[:2]] == [ErrorKind.INVALID_URL] * 2
+    assert results[2].up

@@ -39,7 +39,6 @@ import dns.query
 import dns.rcode
 import dns.resolver
 import dns.reversename
-import dns.rrset
 from django.utils import timezone
 
 from monitor.errors import ErrorKind
@@ -51,7 +50,8 @@ __all__ = ["probe_many"]
 
 FIRST_RESEND = 1.0  # seconds; doubles after each resend
 MAX_ANSWER_BYTES = 65535
-QUESTION_CACHE = 4096  # questions kept built (a few kB each)
+QUESTION_CACHE = 8192  # queries kept built, about 300 bytes each
+HEADER_BYTES = 12
 TCP_WORKERS = 4  # truncated answers are rare; their TCP queries block a thread each
 
 
@@ -96,8 +96,7 @@ class _Query:
         self.sockets: list[socket.socket] = []
         self.done = False
         self.id = dns.entropy.random_16()
-        self.question, rest = _question(self.host, self.record_type)
-        self.wire = self.id.to_bytes(2, "big") + rest
+        self.wire = self.id.to_bytes(2, "big") + _query_wire(self.host, self.record_type)
 
     def elapsed_ms(self, now: float) -> int:
         return round((now - self.started) * 1000)
@@ -274,7 +273,7 @@ class _Batch:
         except (dns.exception.DNSException, ValueError) as exc:
             self._finish(query, _malformed(query, exc, now))
             return
-        if not _answers(query, response):
+        if not _answers(query, wire, response):
             return  # a late answer to an earlier query from this port: wait on
         if response.flags & dns.flags.TC:
             query.server = sock.peer
@@ -419,22 +418,26 @@ def _listed(query: _Query, values: list[str]) -> str:
 
 
 @functools.lru_cache(maxsize=QUESTION_CACHE)
-def _question(host: str, record_type: str) -> tuple[dns.rrset.RRset, bytes]:
-    """The question, and the query's wire form after its 2-byte id.
+def _query_wire(host: str, record_type: str) -> bytes:
+    """The query's wire form after its 2-byte id.
 
     Cached across batches: dnspython takes about 0.1 ms to build a query,
     nearly half of a check's CPU. Only the id changes from one check to the next.
     """
     message = dns.message.make_query(_query_name(host, record_type), record_type)
-    return message.question[0], message.to_wire()[2:]
+    return message.to_wire()[2:]
 
 
-def _answers(query: _Query, response: dns.message.Message) -> bool:
-    """Whether `response` answers this query (its id and its question)."""
+def _answers(query: _Query, wire: bytes, response: dns.message.Message) -> bool:
+    """Whether `response` answers this query: its id, and its one question
+    the same as ours (compared on the wire, where a question name is never
+    compressed; in any letter case, as some servers change it)."""
+    question = query.wire[HEADER_BYTES:]
     return (
         response.id == query.id
         and bool(response.flags & dns.flags.QR)
-        and response.question == [query.question]
+        and len(response.question) == 1
+        and wire[HEADER_BYTES : HEADER_BYTES + len(question)].lower() == question.lower()
     )
 
 

@@ -32,7 +32,6 @@ from datetime import timedelta
 
 import dns.entropy
 import dns.exception
-import dns.flags
 import dns.message
 import dns.name
 import dns.query
@@ -52,6 +51,8 @@ FIRST_RESEND = 1.0  # seconds; doubles after each resend
 MAX_ANSWER_BYTES = 65535
 QUESTION_CACHE = 8192  # queries kept built, about 300 bytes each
 HEADER_BYTES = 12
+QR_BIT = 0x80  # in the header's third byte: a response
+TC_BIT = 0x02  # in the same byte: truncated
 TCP_WORKERS = 4  # truncated answers are rare; their TCP queries block a thread each
 
 
@@ -95,8 +96,8 @@ class _Query:
         self.wake_at = 0.0  # its one live timer; older heap entries are skipped
         self.sockets: list[socket.socket] = []
         self.done = False
-        self.id = dns.entropy.random_16()
-        self.wire = self.id.to_bytes(2, "big") + _query_wire(self.host, self.record_type)
+        query_id = dns.entropy.random_16().to_bytes(2, "big")
+        self.wire = query_id + _query_wire(self.host, self.record_type)
 
     def elapsed_ms(self, now: float) -> int:
         return round((now - self.started) * 1000)
@@ -268,16 +269,16 @@ class _Batch:
             query.server = sock.peer
             self._unreachable(query, exc, now)
             return
+        if not _answers(query, wire):
+            return  # a late answer to an earlier query from this port: wait on
+        if wire[2] & TC_BIT:  # read before parsing: a truncated answer may not parse
+            query.server = sock.peer
+            self._ask_over_tcp(query, now)
+            return
         try:
             response = dns.message.from_wire(wire)
         except (dns.exception.DNSException, ValueError) as exc:
             self._finish(query, _malformed(query, exc, now))
-            return
-        if not _answers(query, wire, response):
-            return  # a late answer to an earlier query from this port: wait on
-        if response.flags & dns.flags.TC:
-            query.server = sock.peer
-            self._ask_over_tcp(query, now)
             return
         self._finish(query, _outcome(query, response, now))
 
@@ -428,15 +429,17 @@ def _query_wire(host: str, record_type: str) -> bytes:
     return message.to_wire()[2:]
 
 
-def _answers(query: _Query, wire: bytes, response: dns.message.Message) -> bool:
-    """Whether `response` answers this query: its id, and its one question
-    the same as ours (compared on the wire, where a question name is never
-    compressed; in any letter case, as some servers change it)."""
+def _answers(query: _Query, wire: bytes) -> bool:
+    """Whether the datagram answers this query: a response (QR) with its id
+    and one question, the same as ours (compared on the wire, where the
+    question's name is never compressed; in any letter case, as some servers
+    change it). Read from the header, so that strays cost no parsing."""
     question = query.wire[HEADER_BYTES:]
     return (
-        response.id == query.id
-        and bool(response.flags & dns.flags.QR)
-        and len(response.question) == 1
+        wire[:2] == query.wire[:2]
+        and len(wire) >= HEADER_BYTES
+        and bool(wire[2] & QR_BIT)
+        and wire[4:6] == b"\x00\x01"
         and wire[HEADER_BYTES : HEADER_BYTES + len(question)].lower() == question.lower()
     )
 

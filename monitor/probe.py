@@ -566,25 +566,27 @@ def _auth_settings(options: Mapping) -> list[tuple[int, object]]:
 
 
 def _ca_setting(pem: str) -> tuple[int, object]:
-    """Extra CA certificates, trusted besides CA_BUNDLE: from memory where
-    libcurl can (7.77+ with OpenSSL), else from a file made once per bundle."""
-    if hasattr(pycurl, "CAINFO_BLOB"):
-        return pycurl.CAINFO_BLOB, pem.encode()
+    """Extra CA certificates, trusted besides CA_BUNDLE, as one file per
+    bundle. Not CAINFO_BLOB: a blob replaces CAINFO rather than adding to it,
+    and turns off libcurl's cache of the parsed roots, so each handshake
+    would parse the whole default bundle again (5 ms of CPU, against 0.7 ms
+    for a whole check with the file). That cache holds one file per
+    CurlMulti: batches mixing bundles parse them again at each switch."""
     return pycurl.CAINFO, _ca_file(pem)
 
 
-_CA_FILES: dict[str, str] = {}
+_CA_FILES: dict[tuple[str, str], str] = {}
 
 
 def _ca_file(pem: str) -> str:
-    digest = _digest(pem)
-    if digest not in _CA_FILES:
+    key = (CA_BUNDLE, _digest(pem))
+    if key not in _CA_FILES:
         with open(CA_BUNDLE, "rb") as default:
             trusted = default.read()
         with tempfile.NamedTemporaryFile(prefix="uptime-ca-", suffix=".pem", delete=False) as out:
             out.write(trusted + b"\n" + pem.encode())
-        _CA_FILES[digest] = out.name
-    return _CA_FILES[digest]
+        _CA_FILES[key] = out.name
+    return _CA_FILES[key]
 
 
 def _digest(pem: str) -> str:

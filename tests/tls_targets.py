@@ -184,12 +184,15 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def __init__(self, handler, context: ssl.SSLContext) -> None:
         super().__init__(("127.0.0.1", 0), handler)
         self.context = context
+        self.resumed: list[bool] = []  # per connection: was the TLS session resumed
 
     def get_request(self):
         sock, address = self.socket.accept()
         # A client refusing the certificate fails the handshake: an OSError
         # that socketserver ignores, so the server carries on.
-        return self.context.wrap_socket(sock, server_side=True), address
+        wrapped = self.context.wrap_socket(sock, server_side=True)
+        self.resumed.append(wrapped.session_reused)
+        return wrapped, address
 
     def handle_error(self, request, client_address) -> None:
         pass
@@ -204,6 +207,7 @@ class TlsServer:
         self.server = _Server(handler, server_context(leaf))
         self.port = self.server.server_address[1]
         self.url = f"https://127.0.0.1:{self.port}/"
+        self.resumed = self.server.resumed
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> TlsServer:

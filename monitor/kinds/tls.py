@@ -33,6 +33,6 @@ def expiry_warning(expires_at: datetime, now: datetime, options: dict | None) ->
     left = expires_at - now
     if left >= timedelta(days=days):
         return None
-    whole_days = left.days
+    whole_days = round(left / timedelta(days=1))
     when = "today" if whole_days < 1 else f"in {whole_days} day{'s' if whole_days != 1 else ''}"
     return f"Certificate expires {when} ({expires_at.date().isoformat()})"

@@ -280,7 +280,7 @@ class _Transfer:
         if target.kind == "http":
             self._configure_http(url, target.options or {})
         else:
-            self._configure_connect_only(target.kind)
+            self._configure_connect_only(target.kind, target.options or {})
         return None
 
     def _configure_http(self, url: str, options: Mapping) -> None:
@@ -310,13 +310,15 @@ class _Transfer:
             self.curl.setopt(pycurl.SHARE, share)
             self.share = share
 
-    def _configure_connect_only(self, kind: str) -> None:
+    def _configure_connect_only(self, kind: str, options: Mapping) -> None:
         self.curl.setopt(pycurl.CONNECT_ONLY, 1)
         if kind == "tls":
             # Every tls check verifies the whole chain again: no resumption.
             self.certinfo = True
             self.curl.setopt(pycurl.OPT_CERTINFO, 1)
             self.curl.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
+            if options.get("caBundle"):
+                self.curl.setopt(*_ca_setting(options["caBundle"]))
         self.custom = True
 
     def _write(self, chunk: bytes) -> int:

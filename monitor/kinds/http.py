@@ -76,7 +76,7 @@ def clean(options: dict) -> dict:
     cleaned.update(_auth(raw))
     cleaned["maxResponseMs"] = _max_response_ms(raw["maxResponseMs"])
     cleaned["ignoreTls"] = _boolean(raw["ignoreTls"], "ignoreTls")
-    cleaned["caBundle"] = _ca_bundle(raw["caBundle"])
+    cleaned["caBundle"] = clean_ca_bundle(raw["caBundle"])
     return cleaned
 
 
@@ -214,7 +214,8 @@ def _max_response_ms(value) -> int | None:
     return value
 
 
-def _ca_bundle(value) -> str:
+def clean_ca_bundle(value) -> str:
+    """PEM certificates trusted besides the default roots (http and tls monitors)."""
     pem = _text(value, "caBundle", limit=MAX_CA_BUNDLE).strip()
     if not pem:
         return ""

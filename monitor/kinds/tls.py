@@ -3,9 +3,9 @@ dates) and does not expire within certExpiryDays; sooner is degraded."""
 
 from datetime import datetime, timedelta
 
-from monitor.kinds import _common
+from monitor.kinds import _common, http
 
-OPTIONS = {"host": "", "port": 443, "certExpiryDays": 14}
+OPTIONS = {"host": "", "port": 443, "certExpiryDays": 14, "caBundle": ""}
 SECRETS = frozenset()
 MAX_EXPIRY_DAYS = 365
 
@@ -19,7 +19,12 @@ def clean(options: dict) -> dict:
         raw["certExpiryDays"], "certExpiryDays", low=1, high=MAX_EXPIRY_DAYS
     )
     _common.guarded(host, port)
-    return {"host": host, "port": port, "certExpiryDays": days}
+    return {
+        "host": host,
+        "port": port,
+        "certExpiryDays": days,
+        "caBundle": http.clean_ca_bundle(raw["caBundle"]),
+    }
 
 
 def target(options: dict) -> str:

@@ -36,7 +36,7 @@ def test_a_private_host_is_refused_on_host_when_the_guard_is_on(module, settings
 
 def test_tls_defaults_to_port_443_and_14_days():
     cleaned = tls.clean({"host": "Example.INVALID"})
-    assert cleaned == {"host": "example.invalid", "port": 443, "certExpiryDays": 14}
+    assert cleaned == {"host": "example.invalid", "port": 443, "certExpiryDays": 14, "caBundle": ""}
     assert tls.target(cleaned) == "tls://example.invalid:443"
 
 

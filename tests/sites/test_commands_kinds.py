@@ -204,3 +204,38 @@ def test_list_sites_as_json_gives_kind_options_and_state(db):
     assert (row["state"], row["paused"], row["failure_threshold"]) == ("paused", True, 3)
     assert row["ping_url"] is None
     assert row["id"] == site.pk
+
+
+@pytest.mark.skipif(not kinds.get("dns").OPTIONS, reason="dns not on this branch")
+def test_add_site_adds_a_dns_monitor_with_repeated_expected_values(db):
+    alice_project()
+
+    run("add_site", "--kind", "dns", "--host", "example.invalid", "--record-type", "A",
+        "--expected", "192.0.2.1", "--expected", "192.0.2.2",
+        "--resolver", "127.0.0.1")  # fmt: skip
+
+    site = Site.objects.get()
+    assert site.url == "dns://example.invalid/A@127.0.0.1"
+    assert site.options["expected"] == ["192.0.2.1", "192.0.2.2"]
+
+
+@pytest.mark.skipif(not kinds.get("dns").OPTIONS, reason="dns not on this branch")
+def test_add_site_refuses_an_unknown_record_type_by_name(db):
+    alice_project()
+
+    with pytest.raises(CommandError, match="recordType: 'XYZ' is not a record type"):
+        run("add_site", "--kind", "dns", "--host", "example.invalid", "--record-type", "XYZ")
+
+
+@pytest.mark.skipif("keyword" not in kinds.get("http").OPTIONS, reason="http options not here")
+def test_add_site_takes_http_options_and_repeated_headers(db):
+    alice_project()
+
+    run("add_site", "http://127.0.0.1:8080/", "--method", "POST", "--keyword", "ok",
+        "--expected-status", "200-299", "--header", "X-A: 1", "--header", "X-B: 2",
+        "--body", "{}", "--max-response-ms", "500", "--no-follow-redirects")  # fmt: skip
+
+    options = Site.objects.get().options
+    assert options["headers"] == {"X-A": "1", "X-B": "2"}
+    assert (options["method"], options["keyword"], options["maxResponseMs"]) == ("POST", "ok", 500)
+    assert options["followRedirects"] is False

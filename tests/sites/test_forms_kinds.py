@@ -311,3 +311,57 @@ def test_an_empty_password_keeps_the_stored_one_and_it_is_never_shown(client_in)
     site.refresh_from_db()
     assert site.secrets["authPassword"] == "hunter2-secret"
     assert site.options["authUsername"] == "ops2"
+
+
+# --- tls and dns ------------------------------------------------------------------
+
+
+@landed("host", "port", "certExpiryDays", kind="tls")
+def test_adding_a_tls_monitor_takes_the_kinds_defaults_for_empty_fields(client_in):
+    response = add(client_in, kind="tls", host="127.0.0.1", port="", cert_expiry_days="")
+
+    assert response.status_code == 302
+    site = Site.objects.get()
+    assert site.url == "tls://127.0.0.1:443"
+    assert (site.options["port"], site.options["certExpiryDays"]) == (443, 14)
+
+
+@landed("certExpiryDays", kind="tls")
+def test_a_bad_tls_option_is_shown_on_its_field(client_in):
+    response = add(client_in, kind="tls", host="127.0.0.1", port="8443", cert_expiry_days="999")
+
+    assert response.context["form"].errors["cert_expiry_days"] == [
+        "999 is out of range: use 1 to 365."
+    ]
+
+
+@landed("host", "recordType", "expected", "resolver", kind="dns")
+def test_adding_a_dns_monitor_with_expected_values_one_per_line(client_in):
+    response = add(
+        client_in,
+        kind="dns",
+        host="mail.example.invalid",
+        record_type="MX",
+        expected="10 mx1.example.invalid.\n\n20 MX2.example.invalid",
+        resolver="127.0.0.1:5353",
+    )
+
+    assert response.status_code == 302
+    site = Site.objects.get()
+    assert site.options == {
+        "host": "mail.example.invalid",
+        "recordType": "MX",
+        "expected": ["10 mx1.example.invalid", "20 mx2.example.invalid"],
+        "resolver": "127.0.0.1:5353",
+    }
+    edit = client_in.get(reverse("site_edit", args=[site.pk])).context["form"]
+    assert edit["expected"].value() == "10 mx1.example.invalid\n20 mx2.example.invalid"
+    assert edit["record_type"].value() == "MX"
+
+
+@landed("host", "recordType", "expected", kind="dns")
+def test_a_bad_dns_value_is_shown_on_the_expected_field(client_in):
+    response = add(client_in, kind="dns", host="example.invalid", record_type="A", expected="nope")
+
+    [message] = response.context["form"].errors["expected"]
+    assert "'nope' is not a valid A value" in message

@@ -279,6 +279,18 @@ FIELDS: tuple[OptionField, ...] = (
         _number("Warn days before expiry", help_text="Default 14.", high=365),
     ),
     OptionField(
+        "tls_ca_bundle",
+        "caBundle",
+        ("tls",),
+        _area(
+            "CA bundle",
+            help_text="PEM certificates of a private CA to trust.",
+            placeholder="-----BEGIN CERTIFICATE-----",
+        ),
+        to_option=lambda v: v.strip(),
+        empty="",
+    ),
+    OptionField(
         "record_type",
         "recordType",
         ("dns",),

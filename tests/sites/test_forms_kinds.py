@@ -365,3 +365,12 @@ def test_a_bad_dns_value_is_shown_on_the_expected_field(client_in):
 
     [message] = response.context["form"].errors["expected"]
     assert "'nope' is not a valid A value" in message
+
+
+@landed("caBundle", kind="tls")
+def test_a_tls_monitors_ca_bundle_has_its_own_field(client_in):
+    response = add(client_in, kind="tls", host="127.0.0.1", port="8443", tls_ca_bundle="junk")
+
+    assert response.context["form"].errors["tls_ca_bundle"] == [
+        "Not PEM certificates (-----BEGIN CERTIFICATE-----)."
+    ]

@@ -248,7 +248,9 @@ class Schedule:
             return None
         return max(self.first, starts[-1].astimezone(UTC))
 
-    def starts_after(self, moment: datetime, *, until: datetime | None = None) -> Iterator[datetime]:
+    def starts_after(
+        self, moment: datetime, *, until: datetime | None = None
+    ) -> Iterator[datetime]:
         """Occurrence starts after `moment` (and up to `until`), in order, in UTC."""
         if self.first > moment and (until is None or self.first <= until):
             yield self.first

@@ -291,7 +291,7 @@ _now = timezone.now
 class MaintenanceWindow(models.Model):
     """Planned work on some sites, or a whole project: no alerts then, no downtime counted.
 
-    starts_at–ends_at is the first occurrence; an RFC 5545 RRULE repeats it in
+    starts_at to ends_at is the first occurrence; an RFC 5545 RRULE repeats it in
     the window's time zone. The rules (validation, occurrences, which sites are
     covered) are in monitor.maintenance.
     """
@@ -324,13 +324,6 @@ class MaintenanceWindow(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def clean(self) -> None:
-        from monitor.maintenance import window_errors  # maintenance imports this module
-
-        errors = window_errors(self)
-        if errors:
-            raise ValidationError(errors)
-
     def save(self, *args, **kwargs) -> None:
         from monitor.maintenance import last_end
 
@@ -338,3 +331,10 @@ class MaintenanceWindow(models.Model):
         if "update_fields" in kwargs and kwargs["update_fields"] is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "ends_by"}
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from monitor.maintenance import window_errors  # maintenance imports this module
+
+        errors = window_errors(self)
+        if errors:
+            raise ValidationError(errors)

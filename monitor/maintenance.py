@@ -67,13 +67,19 @@ Period = tuple[datetime, datetime]
 
 
 @functools.cache
-def _zone_names() -> frozenset[str]:
+def zone_names() -> tuple[str, ...]:
+    """The IANA time zone names, sorted (a form's choices)."""
+    return tuple(sorted(_zone_set()))
+
+
+@functools.cache
+def _zone_set() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
 def zone_of(name: str) -> zoneinfo.ZoneInfo:
     """The IANA time zone of this name; ValidationError for any other text."""
-    if name not in _zone_names():
+    if name not in _zone_set():
         raise ValidationError(
             f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin or UTC."
         )

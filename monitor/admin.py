@@ -111,7 +111,17 @@ class MaintenanceWindowForm(forms.ModelForm):
 
     class Meta:
         model = MaintenanceWindow
-        fields = "__all__"
+        fields = (
+            "project",
+            "title",
+            "description",
+            "starts_at",
+            "ends_at",
+            "rrule",
+            "timezone",
+            "sites",
+            "created_by",
+        )
 
     def clean(self) -> dict:
         data = super().clean()

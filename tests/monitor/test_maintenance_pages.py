@@ -118,3 +118,31 @@ def test_an_editor_edits_and_deletes_a_window(client, team):
     delete = reverse("maintenance_delete", args=[team.project.pk, window.pk])
     assert client.post(delete).status_code == 302
     assert not MaintenanceWindow.objects.exists()
+
+
+def test_the_admin_lists_windows_and_refuses_a_site_of_another_project(admin_client, team):
+    window = plan(team, "In the admin", datetime(2026, 5, 1, 8, tzinfo=UTC))
+    outside = site_create(project=team.outsider_project, url="http://127.0.0.1:9/out")
+    changelist = reverse("admin:monitor_maintenancewindow_changelist")
+    assert "In the admin" in admin_client.get(changelist).content.decode()
+
+    change = reverse("admin:monitor_maintenancewindow_change", args=[window.pk])
+    response = admin_client.post(
+        change,
+        {
+            "project": team.project.pk,
+            "title": "In the admin",
+            "description": "",
+            "starts_at_0": "2026-05-01",
+            "starts_at_1": "08:00:00",
+            "ends_at_0": "2026-05-01",
+            "ends_at_1": "09:00:00",
+            "rrule": "",
+            "timezone": "UTC",
+            "sites": [outside.pk],
+            "created_by": "",
+        },
+    )
+    assert response.status_code == 200
+    assert "not in the window&#x27;s project" in response.content.decode()
+    assert not window.sites.exists()

@@ -239,3 +239,22 @@ def test_maintenance_periods_are_merged_and_clipped_to_the_range(sites):
         (utc(2026, 1, 11, 1, 0), utc(2026, 1, 11, 5, 0)),  # two windows merged
         (utc(2026, 1, 18, 1, 0), utc(2026, 1, 18, 2, 0)),  # clipped at its end
     ]
+
+
+def test_deleting_a_site_takes_it_out_of_its_windows(sites):
+    from sites.services import site_delete
+
+    made = window(sites=sites[:2])
+    site_delete(site=sites[0])
+    assert list(made.sites.all()) == [sites[1]]
+
+
+def test_deleting_a_project_deletes_its_windows(sites):
+    project = project_create(user=alice(), name="Doomed")
+    site = site_create(project=project, url="http://127.0.0.1:9/doomed")
+    window(project=project, sites=[site])
+    window(project=project, title="Whole")
+    from teams.services import project_delete
+
+    project_delete(project=project, actor=alice())
+    assert not MaintenanceWindow.objects.filter(project_id=project.pk).exists()

@@ -17,8 +17,8 @@ from monitor.maintenance import (
     occurrences,
 )
 from monitor.models import MaintenanceWindow
-from sites.services import site_create
-from teams.services import project_create
+from sites.services import site_create, site_delete
+from teams.services import project_create, project_delete
 from tests.factories import alice, alice_project
 
 pytestmark = pytest.mark.django_db
@@ -242,8 +242,6 @@ def test_maintenance_periods_are_merged_and_clipped_to_the_range(sites):
 
 
 def test_deleting_a_site_takes_it_out_of_its_windows(sites):
-    from sites.services import site_delete
-
     made = window(sites=sites[:2])
     site_delete(site=sites[0])
     assert list(made.sites.all()) == [sites[1]]
@@ -254,7 +252,5 @@ def test_deleting_a_project_deletes_its_windows(sites):
     site = site_create(project=project, url="http://127.0.0.1:9/doomed")
     window(project=project, sites=[site])
     window(project=project, title="Whole")
-    from teams.services import project_delete
-
     project_delete(project=project, actor=alice())
     assert not MaintenanceWindow.objects.filter(project_id=project.pk).exists()

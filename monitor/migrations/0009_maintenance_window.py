@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitor', '0007_probe_slot'),
+        ('monitor', '0008_monitoring_gaps_and_muted_alerts'),
         ('sites', '0004_site_project'),
         ('teams', '0002_api_tokens_from_authtoken'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

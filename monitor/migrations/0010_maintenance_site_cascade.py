@@ -1,6 +1,6 @@
 """Deleting a site deletes its rows in maintenance windows, in the database (PostgreSQL).
 
-In a migration of its own: the foreign key exists only once 0008 has run
+In a migration of its own: the foreign key exists only once 0009 has run
 (the schema editor adds foreign keys at the end of a migration).
 """
 
@@ -31,7 +31,7 @@ def site_deletes_cascade(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitor", "0008_maintenance_window"),
+        ("monitor", "0009_maintenance_window"),
     ]
 
     operations = [

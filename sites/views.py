@@ -26,6 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.adapter import LOCKOUT
 from accounts.limits import attempt_key, failure_counted, lockout_message, seconds_locked_out
 from monitor.checking import check_site_now
+from monitor.maintenance import in_maintenance
 from sites import selectors
 from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
 from sites.kind_fields import option_rows
@@ -203,6 +204,7 @@ def _site_detail_context(request: HttpRequest, site: Site) -> dict:
         "transitions": transitions,
         "options": option_rows(site, SECRET_MASK),
         "confirming": confirmation_text(site, now=timezone.now()),
+        "in_maintenance": site.pk in in_maintenance([site.pk], timezone.now()),
         "depends_on": site.depends_on,
         "dependents": site.dependents.order_by("name", "url", "id")[:RECENT_DEPENDENTS],
         "dependent_count": selectors.dependents_count(site),

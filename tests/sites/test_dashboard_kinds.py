@@ -11,6 +11,7 @@ from django.contrib.staticfiles import finders
 from django.urls import reverse
 from django.utils import timezone
 
+from monitor.maintenance import maintenance_create
 from monitor.models import MonitoringGap
 from sites.models import Site
 from sites.services import site_create
@@ -239,3 +240,20 @@ def test_a_heartbeat_offers_no_check_now_and_refuses_one_politely(client_in):
 
     assert reverse("site_check", args=[site.pk]) not in page
     assert "A heartbeat is never checked: it waits for its pings." in text_of(response)
+
+
+def test_a_site_in_a_maintenance_window_says_so(client_in):
+    site = tcp_site(status="down")
+    now = timezone.now()
+    maintenance_create(
+        project=site.project,
+        title="Deploy",
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=1),
+    )
+
+    assert "In maintenance</span>" in page_of(client_in, site)
+
+
+def test_a_site_outside_maintenance_shows_no_maintenance_tag(client_in):
+    assert "In maintenance</span>" not in page_of(client_in, tcp_site())

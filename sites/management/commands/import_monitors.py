@@ -62,7 +62,7 @@ class Command(BaseCommand):
 
     def _report(self, outcome: Outcome, dry_run: bool) -> None:
         candidate = outcome.candidate
-        what = f"{candidate.name} ({candidate.kind} {_target(candidate, outcome)})"
+        what = f"{candidate.name} ({candidate.kind} {_target(candidate)})"
         if outcome.result is Result.IMPORTED:
             verb = "would be imported" if dry_run else "imported"
             self.stdout.write(self.style.SUCCESS(f"{what}: {verb}"))
@@ -91,10 +91,8 @@ def _project(project: str | None, username: str | None) -> Project:
     return named[0]
 
 
-def _target(candidate: Candidate, outcome: Outcome) -> str:
-    """The monitor's target as people read it: the stored one once created."""
-    if outcome.site is not None:
-        return outcome.site.url or "ping URL"
+def _target(candidate: Candidate) -> str:
+    """What the monitor checks, as the file says it (before Uptime normalises it)."""
     options = candidate.options
     if "url" in options:
         return options["url"]

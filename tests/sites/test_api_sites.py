@@ -2,6 +2,7 @@
 
 import pytest
 
+from monitor.kinds import http as http_kind
 from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
@@ -24,6 +25,16 @@ SITE_KEYS = {
     "responseTimeMs",
     "error",
     "createdAt",
+    "kind",
+    "paused",
+    "failureThreshold",
+    "successThreshold",
+    "retryInterval",
+    "dependsOn",
+    "certExpiresAt",
+    "pingUrl",
+    # The http kind's options, flat (monitor.kinds.http).
+    *(name for name in http_kind.OPTIONS if name != "url"),
 }
 
 

@@ -423,7 +423,12 @@ def test_the_summary_counts_every_site_not_just_the_page(client_in):
 
     response = client_in.get(reverse("dashboard"), {"page": 2})
 
-    assert response.context["counts"] == {"up": PAGE_SIZE + 10, "degraded": 0, "down": 4, "unknown": 0}
+    assert response.context["counts"] == {
+        "up": PAGE_SIZE + 10,
+        "degraded": 0,
+        "down": 4,
+        "unknown": 0,
+    }
     assert response.context["paused_count"] == 2
 
 

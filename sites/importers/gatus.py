@@ -81,7 +81,7 @@ def candidates(endpoint, number: int) -> list[Candidate]:
     notes: list[str] = []
     try:
         kind, options = _target(endpoint, notes)
-        judged = _conditions(endpoint.get("conditions") or [], kind, options)
+        judged = _conditions(endpoint.get("conditions") or [], kind)
         every = common.interval(duration(endpoint.get("interval"), DEFAULT_INTERVAL), notes)
         settings = _settings(endpoint, every, notes)
     except NotMapped as exc:
@@ -193,7 +193,9 @@ class Judged:
     statuses: frozenset | None = None
 
 
-def _conditions(conditions: list, kind: str, options: dict) -> Judged:
+def _conditions(conditions: list, kind: str) -> Judged:
+    if not isinstance(conditions, list):
+        raise NotMapped("its conditions are not a list")
     judged = Judged()
     for condition in conditions:
         text = str(condition)

@@ -81,7 +81,8 @@ def _keyword(row: dict, notes: list[str]) -> tuple[str, dict]:
 def _json_query(row: dict, notes: list[str]) -> tuple[str, dict]:
     """Kuma's json_path is a JSONata expression; only a plain path has an equivalent."""
     expression = row.get("json_path") or ""
-    path = common.json_path(expression)
+    # JSONata reads "a-b" as a subtraction, not a name with a hyphen.
+    path = None if "-" in expression else common.json_path(expression)
     if path is None:
         raise NotMapped(
             f"the JSON query {expression!r} is more than a path (Uptime takes one like $.status)"

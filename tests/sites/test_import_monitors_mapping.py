@@ -152,7 +152,7 @@ def test_a_kuma_json_query_that_is_a_plain_path_maps_to_a_json_assertion(
 
 
 def test_a_kuma_json_query_with_jsonata_functions_or_another_operator_is_not_imported(tmp_path):
-    function, operator = read_kuma(
+    function, operator, minus = read_kuma(
         tmp_path,
         {
             "type": "json-query",
@@ -167,10 +167,17 @@ def test_a_kuma_json_query_with_jsonata_functions_or_another_operator_is_not_imp
             "expected_value": "5",
             "json_path_operator": "<",
         },
+        {
+            "type": "json-query",
+            "url": "https://c.invalid/",
+            "json_path": "total-used",
+            "expected_value": "3",
+        },
     )
 
     assert "'$count(items) > 2' is more than a path" in function.problem
     assert 'compares with "<"' in operator.problem
+    assert "'total-used' is more than a path" in minus.problem  # JSONata: a subtraction
 
 
 def test_a_kuma_port_monitor_becomes_tcp_and_paused_when_inactive(tmp_path):

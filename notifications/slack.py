@@ -18,6 +18,7 @@ from monitor.errors import classify_error
 from monitor.models import Transition
 from monitor.net import AddressNotAllowed, Deadline, guarded_session
 from sites.models import Site
+from sites.selectors import dependents_count
 
 MAX_ANSWER_BYTES = 2048
 MAX_ANSWER_SHOWN = 200
@@ -80,9 +81,21 @@ def format_message(transition: Transition) -> str:
     """The Slack text for a transition: headline, reason or downtime, and time (UTC)."""
     if transition.is_down:
         lines = [_down_headline(transition), *_down_details(transition)]
+    elif transition.to_status == Site.Status.DEGRADED:
+        lines = [_subject(transition, "is degraded."), *_degraded_details(transition)]
+    elif transition.from_status == Site.Status.DEGRADED:
+        lines = [_subject(transition, "is back to normal.")]
+        lines.append(f"Since {format_utc(transition.created_at)}")
     else:
         lines = [_up_headline(transition), *_up_details(transition)]
     return "\n".join(lines)
+
+
+def _degraded_details(transition: Transition) -> list[str]:
+    check = transition.check_result
+    lines = [f"Reason: {escape(check.error_message)}"] if check and check.error_message else []
+    lines.append(f"Detected at {format_utc(transition.created_at)}")
+    return lines
 
 
 def _subject(transition: Transition, verb: str) -> str:
@@ -108,6 +121,10 @@ def _down_details(transition: Transition) -> list[str]:
     lines = []
     if check is not None and check.reason:
         lines.append(f"Reason: {escape(check.reason)}")
+    dependents = dependents_count(transition.site)
+    if dependents:
+        monitors = "monitor depends" if dependents == 1 else "monitors depend"
+        lines.append(f"{dependents} {monitors} on it; their alerts are muted while it is down.")
     lines.append(f"Detected at {format_utc(transition.created_at)}")
     return lines
 

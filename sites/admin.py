@@ -133,7 +133,8 @@ class SiteAdmin(admin.ModelAdmin):
                 fresh = Site.objects.get(pk=obj.pk)
                 obj.next_check_at = site_update(site=fresh, **changes).next_check_at
         else:
-            values = {f: form.cleaned_data[f] for f in ("project", "url", *EDITABLE_FIELDS)}
+            fields = ("project", "url", *EDITABLE_FIELDS)
+            values = {f: form.cleaned_data[f] for f in fields if f in form.cleaned_data}
             created = site_create(**values)
             obj.pk, obj.next_check_at = created.pk, created.next_check_at
 

@@ -7,7 +7,7 @@ through Site.objects, so another project's site answers 404 on every route.
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from sites.models import Site
+from sites.models import MAX_DEPENDENCY_DEPTH, Site
 from teams.access import Action, require
 from teams.selectors import project_ids
 
@@ -39,3 +39,17 @@ def site_get(*, user: AbstractBaseUser, site_id: int | str, action: Action = Act
     if action != Action.READ:
         require(user=user, project=site.project_id, action=action)
     return site
+
+
+def dependents_count(site: Site) -> int:
+    """How many monitors depend on this one, directly or through others."""
+    total, frontier = 0, [site.pk]
+    for _ in range(MAX_DEPENDENCY_DEPTH):
+        children = list(
+            Site.objects.filter(depends_on_id__in=frontier).values_list("pk", flat=True)
+        )
+        if not children:
+            break
+        total += len(children)
+        frontier = children
+    return total

@@ -173,6 +173,16 @@ class SiteCreateInputSerializer(_MonitorInput):
         required=False, min_value=1, help_text="The project's id; your personal project if omitted."
     )
 
+    def validate(self, attrs: dict) -> dict:
+        kind = attrs.get("kind", "http")
+        if kind == "http" and not attrs.get("url"):
+            raise serializers.ValidationError({"url": ["This field is required."]})
+        if kind != "http" and "url" in attrs:
+            raise serializers.ValidationError(
+                {"url": [f"A {kind} monitor has no URL; see the fields of its kind."]}
+            )
+        return super().validate(attrs)
+
 
 class SiteUpdateInputSerializer(_MonitorInput):
     def validate(self, attrs: dict) -> dict:

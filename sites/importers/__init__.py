@@ -14,7 +14,7 @@ from django.db import transaction
 
 from sites.importers import gatus, kuma
 from sites.importers.common import Candidate, UnreadableFile
-from sites.models import DUPLICATE_URL, Site
+from sites.models import DUPLICATE_URL
 from sites.services import site_create
 from teams.models import Project
 
@@ -44,7 +44,6 @@ class Outcome:
     result: Result
     reason: str = ""  # why skipped or not imported
     errors: ValidationError | None = None  # site_create's, when validation refused it
-    site: Site | None = None
 
 
 def detect_format(path: Path) -> str:
@@ -84,7 +83,7 @@ def _import_one(project: Project, candidate: Candidate) -> Outcome:
     if candidate.problem:
         return Outcome(candidate, Result.NOT_IMPORTED, candidate.problem)
     try:
-        site = site_create(
+        site_create(
             project=project,
             kind=candidate.kind,
             options=candidate.options,
@@ -98,4 +97,4 @@ def _import_one(project: Project, candidate: Candidate) -> Outcome:
     except NotImplementedError as exc:
         # A kind whose module is still a placeholder (issue 10 lands kind by kind).
         return Outcome(candidate, Result.NOT_IMPORTED, str(exc))
-    return Outcome(candidate, Result.IMPORTED, site=site)
+    return Outcome(candidate, Result.IMPORTED)

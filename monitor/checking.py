@@ -1,10 +1,13 @@
 """Checking sites: probe them, then record the results (never the other way round)."""
 
 import functools
+import threading
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
 
+from monitor import dnsprobe
 from monitor.probe import ProbeResult, Target, probe_many
 from monitor.recording import record_results
 from sites.models import Site
@@ -38,11 +41,44 @@ def check_sites(
     ]
     # Record as results arrive, in short transactions, so a slow site in the
     # batch does not hold back the state of the fast ones.
-    return probe_many(
-        targets,
-        concurrency=settings.UPTIME_PROBE_CONCURRENCY,
-        on_results=functools.partial(record_results, claim=claim),
-    )
+    return probe_all(targets, on_results=functools.partial(record_results, claim=claim))
+
+
+def probe_all(targets: list[Target], *, on_results) -> list[ProbeResult]:
+    """Probe a batch of any kinds: DNS queries in a thread beside libcurl's loop.
+
+    Each engine waits on its own sockets, so neither holds the other back: a
+    DNS resolver that times out does not delay an HTTP check. The thread
+    records through its own database connection and closes it.
+    """
+    concurrency = settings.UPTIME_PROBE_CONCURRENCY
+    queries = [t for t in targets if t.kind == "dns"]
+    transfers = [t for t in targets if t.kind != "dns"]
+    if not queries:
+        return probe_many(transfers, concurrency=concurrency, on_results=on_results)
+    if not transfers:
+        return dnsprobe.probe_many(queries, concurrency=concurrency, on_results=on_results)
+    outcome: dict = {}
+
+    def run_queries() -> None:
+        try:
+            outcome["results"] = dnsprobe.probe_many(
+                queries, concurrency=concurrency, on_results=on_results
+            )
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run_queries, name="dns-probes")
+    thread.start()
+    try:
+        results = probe_many(transfers, concurrency=concurrency, on_results=on_results)
+    finally:
+        thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return results + outcome["results"]
 
 
 def check_site_now(site: Site) -> ProbeResult:

@@ -1,4 +1,5 @@
-"""Probing: one HTTP GET per check, classified into up or a reason for down.
+"""Probing: one request or connection per check, classified into up,
+degraded or a reason for down.
 
 The engine is libcurl's multi interface (pycurl): one process drives hundreds
 of checks at once in C, with Python touched only to start a transfer, to
@@ -11,15 +12,23 @@ measures what a new visitor gets), follows at most MAX_REDIRECTS redirects,
 reads at most MAX_BODY_BYTES of the decoded body, and has one total deadline,
 the site's timeout, covering DNS, connect, TLS, redirects and body alike.
 Nothing here touches the database.
+
+Kinds: http (method, headers, body, auth, TLS settings; the answer judged by
+monitor.kinds.http), tcp (CONNECT_ONLY: the connection is the check) and tls
+(CONNECT_ONLY over https with a full handshake: the certificate is the check,
+its expiry judged by monitor.kinds.tls). HTTPS checks resume TLS sessions
+between checks of one host (see _TlsSessions), on a fresh TCP connection each.
 """
 
 import errno
+import hashlib
 import socket
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -28,6 +37,8 @@ import pycurl
 from django.utils import timezone
 
 from monitor.errors import DEGRADED_KINDS, ErrorKind
+from monitor.kinds import http as http_kind
+from monitor.kinds import tls as tls_kind
 from monitor.net import USER_AGENT, AddressNotAllowed, check_address, never_resolves
 
 __all__ = ["ErrorKind", "ProbeResult", "Target", "is_up_status", "probe", "probe_many"]
@@ -37,6 +48,14 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_MESSAGE_LENGTH = 300
 SELECT_TIMEOUT = 0.05
 CA_BUNDLE = certifi.where()
+# A full TLS handshake (the certificate read again) at least this often per
+# host; checks in between resume the session.
+FULL_HANDSHAKE_EVERY = 24 * 3600
+# libcurl keeps ~25 hosts' sessions per share; hosts are spread over this
+# many shares (made when first used, ~9 KB each).
+SESSION_BUCKETS = 1024
+MAX_TLS_PEERS = 100_000
+CURLAUTH_BEARER = 1 << 6  # not named by pycurl
 
 _TLS_ERRORS = {
     pycurl.E_SSL_CONNECT_ERROR,
@@ -188,6 +207,26 @@ class _Transfer:
     def __init__(self) -> None:
         self.curl = pycurl.Curl()
         self.curl.transfer = self
+        self._set_base_options()
+        # Whether the last check set options beyond the base ones (then the
+        # handle is reset before the next check).
+        self.custom = False
+        self.share: pycurl.CurlShare | None = None
+        self.index = 0
+        self.target: Target | None = None
+        self.started_at: datetime | None = None
+        self.body_bytes = 0
+        self.capped = False
+        self.keep_body = False
+        self.chunks: list[bytes] = []
+        self.peer: tuple | None = None  # the TLS peer of an https check
+        self.certinfo = False
+        self.refusal: AddressNotAllowed | None = None
+        # pycurl keeps a dup() of each socket we open; ours are closed when
+        # the transfer ends (dropping them unclosed costs a warning each).
+        self.sockets: list[socket.socket] = []
+
+    def _set_base_options(self) -> None:
         # Options that never change are set once per handle, not per check:
         # on a hot path, each setopt from Python costs more than it looks.
         for option, value in (
@@ -210,35 +249,82 @@ class _Transfer:
             (pycurl.OPENSOCKETFUNCTION, self._open_socket),
         ):
             self.curl.setopt(option, value)
-        self.index = 0
-        self.target: Target | None = None
-        self.started_at: datetime | None = None
-        self.body_bytes = 0
-        self.capped = False
-        self.refusal: AddressNotAllowed | None = None
-        # pycurl keeps a dup() of each socket we open; ours are closed when
-        # the transfer ends (dropping them unclosed costs a warning each).
-        self.sockets: list[socket.socket] = []
 
     def start(self, index: int, target: Target, clock_offset) -> ProbeResult | None:
         self.index = index
         self.target = target
         self.body_bytes = 0
         self.capped = False
+        self.keep_body = False
+        self.chunks.clear()
+        self.peer = None
+        self.certinfo = False
         self.refusal = None
         self.started_at = clock_offset + timedelta(seconds=time.monotonic())
-        host_error = _host_refusal(target.url)
+        url = _curl_url(target)
+        host_error = _host_refusal(url)
         if host_error is not None:
             return self._result(False, kind=ErrorKind.DNS, message=host_error, elapsed_ms=0)
+        if target.kind not in ("http", "tcp", "tls"):
+            message = f"{target.kind} monitors are not probed by this engine"
+            return self._result(False, kind=ErrorKind.INVALID_URL, message=message, elapsed_ms=0)
+        if self.custom:
+            self.curl.reset()
+            self._set_base_options()
+            self.custom = False
         timeout_ms = max(int(target.timeout * 1000), 1)
         curl = self.curl
-        curl.setopt(pycurl.URL, target.url)
+        curl.setopt(pycurl.URL, url)
         curl.setopt(pycurl.TIMEOUT_MS, timeout_ms)
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, timeout_ms)
+        if target.kind == "http":
+            self._configure_http(url, target.options or {})
+        else:
+            self._configure_connect_only(target.kind, target.options or {})
         return None
+
+    def _configure_http(self, url: str, options: Mapping) -> None:
+        settings = _http_settings(options) if options else ()
+        for option, value in settings:
+            self.curl.setopt(option, value)
+        self.custom = bool(settings)
+        self.keep_body = bool(options) and http_kind.needs_body(options)
+        if url.startswith("https:"):
+            self._configure_tls_session(url, options)
+
+    def _configure_tls_session(self, url: str, options: Mapping) -> None:
+        """Resume this host's TLS session, or do a full handshake and read the
+        certificate (CERTINFO costs ~0.15 ms: only on full handshakes)."""
+        parts = urlsplit(url)
+        self.peer = (parts.hostname, parts.port or 443, _trust_key(options))
+        if _SESSIONS.full_handshake_due(self.peer):
+            self.certinfo = True
+            self.curl.setopt(pycurl.OPT_CERTINFO, 1)
+            self.curl.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
+            self.custom = True
+            return
+        share = _SESSIONS.share(self.peer)
+        if share is not self.share:
+            if self.share is not None:
+                self.curl.unsetopt(pycurl.SHARE)
+            self.curl.setopt(pycurl.SHARE, share)
+            self.share = share
+
+    def _configure_connect_only(self, kind: str, options: Mapping) -> None:
+        self.curl.setopt(pycurl.CONNECT_ONLY, 1)
+        if kind == "tls":
+            # Every tls check verifies the whole chain again: no resumption.
+            self.certinfo = True
+            self.curl.setopt(pycurl.OPT_CERTINFO, 1)
+            self.curl.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
+            if options.get("caBundle"):
+                self.curl.setopt(*_ca_setting(options["caBundle"]))
+        self.custom = True
 
     def _write(self, chunk: bytes) -> int:
         self.body_bytes += len(chunk)
+        if self.keep_body:
+            self.chunks.append(chunk)
         if self.body_bytes > MAX_BODY_BYTES:
             self.capped = True
             return 0  # stop reading; enough of the body has arrived
@@ -266,21 +352,82 @@ class _Transfer:
         self.sockets.clear()
         curl = self.curl
         elapsed_ms = round(curl.getinfo(pycurl.TOTAL_TIME_T) / 1000)
-        status = curl.getinfo(pycurl.RESPONSE_CODE) or None
         if errcode == pycurl.E_WRITE_ERROR and self.capped:
             errcode = 0  # we stopped reading on purpose
         if errcode:
             kind, message = self._classify(errcode, errmsg)
             return self._result(False, kind=kind, message=message, elapsed_ms=elapsed_ms)
-        if is_up_status(status):
-            return self._result(True, status=status, elapsed_ms=elapsed_ms)
-        return self._result(
-            False,
-            status=status,
-            kind=ErrorKind.HTTP_STATUS,
-            message=f"HTTP {status} {_phrase(status)}".strip(),
-            elapsed_ms=elapsed_ms,
-        )
+        if self.target.kind == "tcp":
+            return self._result(True, elapsed_ms=elapsed_ms)
+        if self.target.kind == "tls":
+            return self._tls_result(elapsed_ms)
+        return self._http_result(curl.getinfo(pycurl.RESPONSE_CODE) or None, elapsed_ms)
+
+    def _http_result(self, status: int | None, elapsed_ms: int) -> ProbeResult:
+        options = self.target.options or {}
+        expires = self._certificate_expiry()
+        failure = http_kind.status_failure(options, status) if status else ""
+        if not options and status and is_up_status(status):
+            failure = None
+        if failure is not None:
+            message = f"HTTP {status} {_phrase(status)}".strip() + failure
+            return self._result(
+                False,
+                status=status,
+                kind=ErrorKind.HTTP_STATUS,
+                message=message,
+                elapsed_ms=elapsed_ms,
+                expires=expires,
+            )
+        if self.keep_body:
+            body = b"".join(self.chunks)[:MAX_BODY_BYTES]
+            content_type = self.curl.getinfo(pycurl.CONTENT_TYPE)
+            failure = http_kind.body_failure(options, body, content_type)
+            if failure:
+                return self._result(
+                    False,
+                    status=status,
+                    kind=ErrorKind.ASSERTION,
+                    message=failure,
+                    elapsed_ms=elapsed_ms,
+                    expires=expires,
+                )
+        limit = options.get("maxResponseMs")
+        if limit and elapsed_ms > limit:
+            message = f"Answered in {elapsed_ms} ms, above the {limit} ms limit"
+            return self._result(
+                True,
+                status=status,
+                kind=ErrorKind.SLOW,
+                message=message,
+                elapsed_ms=elapsed_ms,
+                expires=expires,
+            )
+        return self._result(True, status=status, elapsed_ms=elapsed_ms, expires=expires)
+
+    def _tls_result(self, elapsed_ms: int) -> ProbeResult:
+        expires = _leaf_expiry(self.curl)
+        warning = expires and tls_kind.expiry_warning(expires, timezone.now(), self.target.options)
+        if warning:
+            return self._result(
+                True,
+                kind=ErrorKind.CERT_EXPIRING,
+                message=warning,
+                elapsed_ms=elapsed_ms,
+                expires=expires,
+            )
+        return self._result(True, elapsed_ms=elapsed_ms, expires=expires)
+
+    def _certificate_expiry(self) -> datetime | None:
+        """The expiry of the certificate this https check was answered with:
+        read on a full handshake, remembered for the resumed ones."""
+        if self.peer is None:
+            return None
+        if self.certinfo:
+            expires = _leaf_expiry(self.curl)
+            _SESSIONS.saw_certificate(self.peer, expires)
+            return expires
+        return _SESSIONS.expiry(self.peer)
 
     def _classify(self, errcode: int, errmsg: str) -> tuple[str, str]:
         timeout = self.target.timeout
@@ -302,7 +449,9 @@ class _Transfer:
             return ErrorKind.INVALID_URL, f"Unsupported URL: {errmsg}"
         return ErrorKind.PROTOCOL, f"Bad response: {errmsg}"
 
-    def _result(self, up, *, status=None, kind="", message="", elapsed_ms=None) -> ProbeResult:
+    def _result(
+        self, up, *, status=None, kind="", message="", elapsed_ms=None, expires=None
+    ) -> ProbeResult:
         return ProbeResult(
             up=up,
             checked_at=self.started_at,
@@ -311,7 +460,170 @@ class _Transfer:
             error_kind=kind,
             error_message=message[:MAX_MESSAGE_LENGTH],
             site_id=self.target.site_id,
+            cert_expires_at=expires,
         )
+
+
+class _TlsSessions:
+    """TLS sessions and certificate expiries of the hosts this process checks.
+
+    Resuming a session skips the certificate chain's transfer and
+    verification, the largest part of an HTTPS check's CPU. Sessions live in
+    libcurl shares that outlast one probe_many() call; a share holds ~25
+    hosts, so hosts are spread over SESSION_BUCKETS of them. Each host still
+    gets a full handshake every FULL_HANDSHAKE_EVERY seconds, which reads its
+    certificate's expiry again. A host's sessions are keyed by its trust
+    settings too (libcurl does so as well), so a session made with ignoreTls
+    never lets a verifying check skip verification.
+    """
+
+    def __init__(self) -> None:
+        self._shares: dict[int, pycurl.CurlShare] = {}
+        # peer → (expiry, monotonic time of the last full handshake read)
+        self._peers: dict[tuple, tuple[datetime | None, float]] = {}
+
+    def full_handshake_due(self, peer: tuple) -> bool:
+        seen = self._peers.get(peer)
+        return seen is None or time.monotonic() - seen[1] > FULL_HANDSHAKE_EVERY
+
+    def share(self, peer: tuple) -> pycurl.CurlShare:
+        bucket = hash(peer) % SESSION_BUCKETS
+        share = self._shares.get(bucket)
+        if share is None:
+            share = pycurl.CurlShare()
+            share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
+            share = self._shares.setdefault(bucket, share)
+        return share
+
+    def saw_certificate(self, peer: tuple, expires: datetime | None) -> None:
+        if expires is None:  # not read: the next check tries again
+            return
+        self._peers.pop(peer, None)
+        while len(self._peers) >= MAX_TLS_PEERS:
+            del self._peers[next(iter(self._peers))]  # the longest unread
+        self._peers[peer] = (expires, time.monotonic())
+
+    def expiry(self, peer: tuple) -> datetime | None:
+        seen = self._peers.get(peer)
+        return seen[0] if seen else None
+
+
+_SESSIONS = _TlsSessions()
+
+
+def _curl_url(target: Target) -> str:
+    """The URL libcurl is given: a tcp or tls target is a connection to
+    host:port, made over http or https with CONNECT_ONLY."""
+    if target.kind == "tcp":
+        return "http://" + target.url.removeprefix("tcp://") + "/"
+    if target.kind == "tls":
+        return "https://" + target.url.removeprefix("tls://") + "/"
+    return target.url
+
+
+def _http_settings(options: Mapping) -> list[tuple[int, object]]:
+    """The per-check curl options of an http monitor (none for the defaults)."""
+    settings: list[tuple[int, object]] = []
+    method, body = options.get("method") or "GET", options.get("body") or ""
+    if method == "HEAD":
+        settings.append((pycurl.NOBODY, 1))
+    elif method == "POST":  # not CUSTOMREQUEST: redirects then turn it into GET as browsers do
+        settings.append((pycurl.POSTFIELDS, body.encode()))
+    elif method != "GET":
+        settings.append((pycurl.CUSTOMREQUEST, method))
+        if body:
+            settings.append((pycurl.POSTFIELDS, body.encode()))
+    # "Name;" is libcurl's way to send a header with an empty value.
+    headers = [f"{k}: {v}" if v else f"{k};" for k, v in (options.get("headers") or {}).items()]
+    if body:
+        headers.append("Expect:")  # no 100-continue round trip
+    if headers:
+        settings.append((pycurl.HTTPHEADER, headers))
+    if options.get("followRedirects") is False:
+        settings.append((pycurl.FOLLOWLOCATION, 0))
+    settings += _auth_settings(options)
+    if options.get("ignoreTls"):
+        settings += [(pycurl.SSL_VERIFYPEER, 0), (pycurl.SSL_VERIFYHOST, 0)]
+    if options.get("caBundle"):
+        settings.append(_ca_setting(options["caBundle"]))
+    return settings
+
+
+def _auth_settings(options: Mapping) -> list[tuple[int, object]]:
+    # libcurl sends these credentials to the URL's host only, never to a
+    # host a redirect leads to (CURLOPT_UNRESTRICTED_AUTH stays off).
+    auth = options.get("authType")
+    if auth == "basic":
+        return [
+            (pycurl.HTTPAUTH, pycurl.HTTPAUTH_BASIC),
+            (pycurl.USERNAME, options.get("authUsername", "")),
+            (pycurl.PASSWORD, options.get("authPassword", "")),
+        ]
+    if auth == "bearer":
+        return [
+            (pycurl.HTTPAUTH, CURLAUTH_BEARER),
+            (pycurl.XOAUTH2_BEARER, options.get("bearerToken", "")),
+        ]
+    return []
+
+
+def _ca_setting(pem: str) -> tuple[int, object]:
+    """Extra CA certificates, trusted besides CA_BUNDLE, as one file per
+    bundle. Not CAINFO_BLOB: a blob replaces CAINFO rather than adding to it,
+    and turns off libcurl's cache of the parsed roots, so each handshake
+    would parse the whole default bundle again (5 ms of CPU, against 0.7 ms
+    for a whole check with the file). That cache holds one file per
+    CurlMulti: batches mixing bundles parse them again at each switch."""
+    return pycurl.CAINFO, _ca_file(pem)
+
+
+_CA_FILES: dict[tuple[str, str], str] = {}
+
+
+def _ca_file(pem: str) -> str:
+    key = (CA_BUNDLE, _digest(pem))
+    if key not in _CA_FILES:
+        with open(CA_BUNDLE, "rb") as default:
+            trusted = default.read()
+        with tempfile.NamedTemporaryFile(prefix="uptime-ca-", suffix=".pem", delete=False) as out:
+            out.write(trusted + b"\n" + pem.encode())
+        _CA_FILES[key] = out.name
+    return _CA_FILES[key]
+
+
+def _digest(pem: str) -> str:
+    return hashlib.sha256(pem.encode()).hexdigest()
+
+
+def _trust_key(options: Mapping) -> str:
+    if options.get("ignoreTls"):
+        return "unverified"
+    return _digest(options["caBundle"]) if options.get("caBundle") else ""
+
+
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+
+
+def _leaf_expiry(curl: pycurl.Curl) -> datetime | None:
+    """notAfter of the server's own certificate, from CERTINFO ("Expire date:
+    Dec  4 12:00:00 2026 GMT"); None when libcurl has none (a resumed session)."""
+    try:
+        chain = curl.getinfo(pycurl.INFO_CERTINFO)
+    except pycurl.error:
+        return None
+    for name, value in chain[0] if chain else ():
+        if name == "Expire date":
+            return _parse_cert_time(value)
+    return None
+
+
+def _parse_cert_time(value: str) -> datetime | None:
+    try:
+        month, day, clock, year, _ = value.split()
+        hour, minute, second = (int(part) for part in clock.split(":"))
+        return datetime(int(year), _MONTHS[month], int(day), hour, minute, second, tzinfo=UTC)
+    except (KeyError, ValueError):
+        return None
 
 
 def _host_refusal(url: str) -> str | None:

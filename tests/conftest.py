@@ -68,3 +68,16 @@ def refused_url():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def dns_server():
+    """A DNS server on 127.0.0.1 answering what the test sets (tests/dns_server.py).
+
+    A dns monitor reaches it with resolver=dns_server.address; no query leaves
+    the machine.
+    """
+    from tests.dns_server import DNSServer
+
+    with DNSServer() as server:
+        yield server

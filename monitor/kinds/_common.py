@@ -48,3 +48,8 @@ def guarded(host_name: str, port_number: int, field: str = "host") -> None:
         validate_host_address(host_name, port_number)
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from None
+
+
+def bracketed(host: str) -> str:
+    """An IPv6 address in brackets, as in a URL or a target string."""
+    return f"[{host}]" if ":" in host else host

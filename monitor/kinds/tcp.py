@@ -15,8 +15,4 @@ def clean(options: dict) -> dict:
 
 
 def target(options: dict) -> str:
-    return f"tcp://{_bracketed(options['host'])}:{options['port']}"
-
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+    return f"tcp://{_common.bracketed(options['host'])}:{options['port']}"

@@ -174,21 +174,14 @@ def test_a_file_given_the_wrong_format_is_a_clear_error(tmp_path, project):
         run(path, "--format", "kuma")
 
 
-# --- kinds whose options arrive with other branches of issue 10 -----------------
-# (the marks go once main has them; each passed on a trial merge of its branch)
+# --- every kind's options ----------------------------------------------------
+# (heartbeat's validation arrives with its own branch: the mark goes once main has it)
 
-NEEDS_HTTP_OPTIONS = pytest.mark.xfail(
-    reason="needs http options (expectedStatus, keyword, jsonPath...) and tls validation "
-    "from branch probe",
-    strict=False,
-)
-NEEDS_DNS = pytest.mark.xfail(reason="needs dns validation from branch dns", strict=False)
 NEEDS_HEARTBEAT = pytest.mark.xfail(
     reason="needs heartbeat validation from branch heartbeat", strict=False
 )
 
 
-@NEEDS_HTTP_OPTIONS
 def test_a_kuma_http_monitor_keeps_its_request_and_accepted_statuses(tmp_path, project):
     row = {
         "name": "API",
@@ -216,7 +209,6 @@ def test_a_kuma_http_monitor_keeps_its_request_and_accepted_statuses(tmp_path, p
     assert site.secrets == {"authPassword": "s3cret"}
 
 
-@NEEDS_HTTP_OPTIONS
 def test_a_kuma_keyword_and_json_query_monitor_are_imported(tmp_path, project):
     run(
         kuma_db(
@@ -244,7 +236,6 @@ def test_a_kuma_keyword_and_json_query_monitor_are_imported(tmp_path, project):
     assert (health.options["jsonPath"], health.options["jsonExpected"]) == ("$.status", "ok")
 
 
-@NEEDS_DNS
 def test_a_kuma_dns_monitor_is_imported(tmp_path, project):
     run(
         kuma_db(
@@ -288,7 +279,6 @@ def test_a_kuma_push_monitor_is_imported_as_a_heartbeat(tmp_path, project):
     assert site.next_check_at is None
 
 
-@NEEDS_HTTP_OPTIONS
 def test_gatus_conditions_and_a_certificate_monitor_are_imported(tmp_path, project):
     path = gatus_file(
         tmp_path,

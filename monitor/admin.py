@@ -5,10 +5,18 @@ checks is legitimate. Deleting a site takes its checks and transitions with it
 whatever these permissions say (sites.services.site_delete, in SQL).
 """
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from monitor.models import Check, CheckRollup, ConnectivityIncident, Transition
+from monitor.maintenance import sites_errors
+from monitor.models import (
+    Check,
+    CheckRollup,
+    ConnectivityIncident,
+    MaintenanceWindow,
+    Transition,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -96,3 +104,42 @@ class ConnectivityIncidentAdmin(ReadOnlyAdmin):
         "ended_notice",
     )
     list_filter = ("is_open",)
+
+
+class MaintenanceWindowForm(forms.ModelForm):
+    """The sites must be of the window's project (the M2M is set after the model's clean)."""
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = (
+            "project",
+            "title",
+            "description",
+            "starts_at",
+            "ends_at",
+            "rrule",
+            "timezone",
+            "sites",
+            "created_by",
+        )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        project, sites = data.get("project"), data.get("sites")
+        if project is not None and sites:
+            for field, messages in sites_errors(project, sites).items():
+                self.add_error(field, messages)
+        return data
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    """Windows are edited here, in the API or on the project's maintenance page."""
+
+    form = MaintenanceWindowForm
+    list_display = ("title", "project", "starts_at", "ends_at", "rrule", "timezone", "ends_by")
+    list_filter = ("project",)
+    search_fields = ("title",)
+    raw_id_fields = ("project", "created_by")
+    filter_horizontal = ("sites",)
+    list_select_related = ("project",)

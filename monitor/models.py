@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -281,3 +282,59 @@ class ProbeSlot(models.Model):
 
     def __str__(self) -> str:
         return f"probe by user {self.user_id} since {self.started_at:%H:%M:%S}"
+
+
+# The field named `timezone` below hides django.utils.timezone in the class body.
+_now = timezone.now
+
+
+class MaintenanceWindow(models.Model):
+    """Planned work on some sites, or a whole project: no alerts then, no downtime counted.
+
+    starts_at to ends_at is the first occurrence; an RFC 5545 RRULE repeats it in
+    the window's time zone. The rules (validation, occurrences, which sites are
+    covered) are in monitor.maintenance.
+    """
+
+    project = models.ForeignKey(
+        "teams.Project", on_delete=models.CASCADE, related_name="maintenance_windows"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=2000)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    rrule = models.CharField(
+        max_length=500, blank=True, help_text="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=SU"
+    )
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA time zone name.")
+    # None of them: the whole project, sites added later included.
+    sites = models.ManyToManyField(Site, blank=True, related_name="maintenance_windows")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=_now, editable=False)
+    # No occurrence ends after this (None: it recurs forever). Derived on save,
+    # so finding the windows that may be active is one indexed query.
+    ends_by = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["project", "ends_by"], name="maintenance_project_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        from monitor.maintenance import last_end
+
+        self.ends_by = last_end(self)
+        if "update_fields" in kwargs and kwargs["update_fields"] is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "ends_by"}
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from monitor.maintenance import window_errors  # maintenance imports this module
+
+        errors = window_errors(self)
+        if errors:
+            raise ValidationError(errors)

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from monitor import kinds
-from monitor.models import Check, CheckRollup, MonitoringGap, Transition
+from monitor.models import Check, CheckRollup, MaintenanceWindow, MonitoringGap, Transition
 from notifications.models import NotificationAttempt
 from sites.models import DUPLICATE_URL, Site
 from sites.targets import normalize_url
@@ -221,13 +221,14 @@ def _history_deletes() -> list[str]:
         q(model._meta.db_table)
         for model in (NotificationAttempt, Transition, Check, CheckRollup, MonitoringGap)
     )
+    windows = q(MaintenanceWindow.sites.through._meta.db_table)
     # Names come from _meta, quoted; the id is a parameter.
     return [
         f"DELETE FROM {attempts} WHERE transition_id IN "  # noqa: S608
         f"(SELECT id FROM {transitions} WHERE site_id = %s)",
         *(
             f"DELETE FROM {table} WHERE site_id = %s"  # noqa: S608
-            for table in (transitions, checks, rollups, gaps)
+            for table in (transitions, checks, rollups, gaps, windows)
         ),
     ]
 

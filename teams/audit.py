@@ -31,6 +31,9 @@ class AuditAction(StrEnum):
     INVITATION_ACCEPTED = "invitation.accepted"
     TOKEN_CREATED = "token.created"  # noqa: S105 (an action name, not a secret)
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
+    MAINTENANCE_CREATED = "maintenance.created"
+    MAINTENANCE_CHANGED = "maintenance.changed"
+    MAINTENANCE_DELETED = "maintenance.deleted"
 
 
 def audit_record(

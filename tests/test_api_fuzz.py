@@ -38,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import monitor.probe
+from monitor.models import MaintenanceWindow
 from monitor.net import AddressNotAllowed, check_address, resolve
 from monitor.probe import ErrorKind, Target, probe
 from sites.models import Site
@@ -71,6 +72,11 @@ FUZZED_OPERATIONS = [
     "GET /api/tokens/",
     "POST /api/tokens/",
     "DELETE /api/tokens/{token_id}/",
+    "GET /api/projects/{project_id}/maintenance/",
+    "POST /api/projects/{project_id}/maintenance/",
+    "GET /api/maintenance/{window_id}/",
+    "PATCH /api/maintenance/{window_id}/",
+    "DELETE /api/maintenance/{window_id}/",
 ]
 # Examples per operation: the whole file runs in about 20 s.
 MAX_EXAMPLES = 150
@@ -91,6 +97,7 @@ FUZZ_IDS = {
     "user_id": 424244,
     "invitation_id": 424245,
     "token_id": 424246,
+    "window_id": 424247,
 }
 
 
@@ -270,6 +277,17 @@ def reset_fuzz_objects(key: str) -> None:
     Membership.objects.update_or_create(
         user=member, project=project, defaults={"role": Role.EDITOR}
     )
+    MaintenanceWindow.objects.update_or_create(
+        pk=FUZZ_IDS["window_id"],
+        defaults={
+            "project": project,
+            "title": "fuzz window",
+            "starts_at": timezone.now(),
+            "ends_at": timezone.now() + timedelta(hours=1),
+            "rrule": "FREQ=WEEKLY",
+            "timezone": "Europe/Berlin",
+        },
+    )
     Invitation.objects.update_or_create(
         pk=FUZZ_IDS["invitation_id"],
         defaults={
@@ -386,9 +404,11 @@ def test_no_generated_request_is_answered_with_a_server_error(label, api_schema,
         case.call_and_validate(headers=auth_headers, checks=CHECKS)
 
     check()
-    # Whatever was accepted must be a valid site: no garbage stored.
+    # Whatever was accepted must be valid: no garbage stored.
     for site in Site.objects.all():
         site.full_clean()
+    for window in MaintenanceWindow.objects.all():
+        window.full_clean()
 
 
 def test_the_probe_resolves_through_the_stand_in_and_connects_nowhere(probe_offline):

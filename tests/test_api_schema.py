@@ -35,6 +35,14 @@ TEAMS_OPERATIONS = {
     ("/api/tokens/{token_id}/", "delete"),
 }
 
+MAINTENANCE_OPERATIONS = {
+    ("/api/projects/{project_id}/maintenance/", "get"),
+    ("/api/projects/{project_id}/maintenance/", "post"),
+    ("/api/maintenance/{window_id}/", "get"),
+    ("/api/maintenance/{window_id}/", "patch"),
+    ("/api/maintenance/{window_id}/", "delete"),
+}
+
 
 def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
     response = api_client.get("/api/schema")
@@ -43,7 +51,7 @@ def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
     schema = response.json()
     validate_schema(schema)  # raises on anything OpenAPI 3 does not allow
     operations = {(path, method) for path, item in schema["paths"].items() for method in item}
-    assert operations == SEED_OPERATIONS | TEAMS_OPERATIONS
+    assert operations == SEED_OPERATIONS | TEAMS_OPERATIONS | MAINTENANCE_OPERATIONS
 
 
 def test_the_schema_describes_the_site_in_camel_case_with_a_nullable_error(api_client):

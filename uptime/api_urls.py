@@ -14,6 +14,7 @@ from drf_spectacular.views import (
 from rest_framework.permissions import IsAuthenticated
 
 from monitor.api import CheckAllApi, CheckApi, PingApi, StatusApi
+from monitor.maintenance_api import MaintenanceCollectionApi, MaintenanceDetailApi
 from sites.api import SiteCollectionApi, SiteDetailApi
 from teams.api import (
     AuditListApi,
@@ -60,6 +61,14 @@ urlpatterns = [
         name="api-invitation",
     ),
     re_path(PROJECT + r"/audit/?$", AuditListApi.as_view(), name="api-audit"),
+    re_path(
+        PROJECT + r"/maintenance/?$", MaintenanceCollectionApi.as_view(), name="api-maintenance"
+    ),
+    re_path(
+        r"^maintenance/(?P<window_id>[^/]+)/?$",
+        MaintenanceDetailApi.as_view(),
+        name="api-maintenance-window",
+    ),
     re_path(r"^tokens/?$", TokenCollectionApi.as_view(), name="api-tokens"),
     re_path(r"^tokens/(?P<token_id>[^/]+)/?$", TokenRevokeApi.as_view(), name="api-token"),
     # The schema needs credentials like every other route. It is served as

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+from monitor import maintenance_pages
 
 # The admin signs in through allauth's login (/login): the same failure limits
 # and, for users who enabled it, the second factor. Its own form would skip both.
@@ -23,6 +24,21 @@ urlpatterns = [
         name="openid_connect_callback",
     ),
     path("accounts/", include("allauth.urls")),
+    path(
+        "projects/<int:pk>/maintenance",
+        maintenance_pages.project_maintenance,
+        name="project_maintenance",
+    ),
+    path(
+        "projects/<int:pk>/maintenance/<int:window_id>",
+        maintenance_pages.maintenance_edit,
+        name="maintenance_edit",
+    ),
+    path(
+        "projects/<int:pk>/maintenance/<int:window_id>/delete",
+        maintenance_pages.maintenance_delete_page,
+        name="maintenance_delete",
+    ),
     path("", include("teams.urls")),
     path("", include("sites.urls")),
 ]

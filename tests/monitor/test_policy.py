@@ -169,6 +169,8 @@ def test_a_down_inside_a_maintenance_window_is_muted(api_client, httpserver, sla
         format="json",
     )
     assert response.status_code == 201, response.json()
+    assert api_client.get(f"/api/site/{site}").json()["state"] == "maintenance"
+    assert api_client.get("/api/site").json()["sites"][0]["state"] == "maintenance"
     serve(httpserver, "/", 503)
     check(api_client, site)
 

@@ -179,10 +179,12 @@ def _missed_message(beat: Heartbeat, site: Site, missed: datetime) -> str:
 
 
 def _since(beat: Heartbeat, site: Site) -> str:
-    if beat.last_ping_at is not None:
-        return f"No ping since {_when(beat.last_ping_at, site.options)}"
-    if beat.resumed_at is not None:
-        return f"No ping since the monitor was resumed at {_when(beat.resumed_at, site.options)}"
+    """Since when nothing came: the last ping, or the resume or creation after which none did."""
+    resumed, pinged = beat.resumed_at, beat.last_ping_at
+    if resumed is not None and (pinged is None or resumed > pinged):
+        return f"No ping since the monitor was resumed at {_when(resumed, site.options)}"
+    if pinged is not None:
+        return f"No ping since {_when(pinged, site.options)}"
     return f"No ping since the monitor was created at {_when(site.created_at, site.options)}"
 
 

@@ -2,25 +2,12 @@
 
 A heartbeat is never probed. A ping (monitor.heartbeat_views) and a missed
 deadline (evaluate_heartbeats, run by beat) each become a ProbeResult that
-monitor.recording records like any check: confirmation, transitions, alerts
-and rollups work as for the other kinds. The rules (the README's heartbeat
-section says the same for users):
-
-- The next ping is expected `period` seconds after the previous one, or, with
-  `cron`, at the first scheduled time after it (in the monitor's time zone;
-  of a wall-clock time that a DST change repeats, only the first counts).
-  Before the first ping, the schedule counts from the monitor's creation;
-  after a pause, from its resume.
-- An expected time with no ping by `grace` seconds after it is one missed
-  deadline: one failed check (ErrorKind.MISSED), then the next expected time
-  is awaited. After a stall that let several pass, one miss is recorded and
-  the schedule goes on from the latest, as the dispatcher does for checks.
-- /start: the run must end with a success or /fail ping within `grace`,
-  otherwise that is a missed deadline too. A success after /start records
-  the run's duration as the check's response time.
-- /fail: a failed check at once (ErrorKind.JOB_FAILED); it is the job's run
-  for the schedule. Each miss or /fail is one failure towards the monitor's
-  failureThreshold.
+monitor.recording records like any check, so confirmation, transitions,
+alerts and rollups work as for the other kinds. The rules are the README's
+"Heartbeat (push) monitors"; in short: a deadline is the next expected time
+(period, or cron in the monitor's time zone, counted from the last ping, the
+creation or the resume) plus grace, or a /start plus grace; each passed
+deadline is one failed check, once.
 
 Every write to a Heartbeat row happens with its site's row locked (the order
 recording and site deletion use), so a ping and the evaluator never judge one

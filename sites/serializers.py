@@ -112,7 +112,9 @@ def kind_option_fields() -> dict[str, serializers.Field]:
         for name in module.OPTIONS:
             if name == "url":
                 continue  # a field of its own, the seed's
-            fields.setdefault(name, serializers.JSONField(required=False, help_text=kind))
+            fields.setdefault(
+                name, serializers.JSONField(required=False, allow_null=True, help_text=kind)
+            )
             if fields[name].help_text != kind and kind not in fields[name].help_text:
                 fields[name].help_text += f", {kind}"
     for field in fields.values():

@@ -94,7 +94,4 @@ def _import_one(project: Project, candidate: Candidate) -> Outcome:
         if DUPLICATE_URL in exc.message_dict.get("url", []):
             return Outcome(candidate, Result.SKIPPED, "already monitored in this project")
         return Outcome(candidate, Result.NOT_IMPORTED, errors=exc)
-    except NotImplementedError as exc:
-        # A kind whose module is still a placeholder (issue 10 lands kind by kind).
-        return Outcome(candidate, Result.NOT_IMPORTED, str(exc))
     return Outcome(candidate, Result.IMPORTED)

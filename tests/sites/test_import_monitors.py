@@ -177,10 +177,6 @@ def test_a_file_given_the_wrong_format_is_a_clear_error(tmp_path, project):
 # --- every kind's options ----------------------------------------------------
 # (heartbeat's validation arrives with its own branch: the mark goes once main has it)
 
-NEEDS_HEARTBEAT = pytest.mark.xfail(
-    reason="needs heartbeat validation from branch heartbeat", strict=False
-)
-
 
 def test_a_kuma_http_monitor_keeps_its_request_and_accepted_statuses(tmp_path, project):
     row = {
@@ -257,7 +253,6 @@ def test_a_kuma_dns_monitor_is_imported(tmp_path, project):
     assert site.options["resolver"] == "127.0.0.1:5353"
 
 
-@NEEDS_HEARTBEAT
 def test_a_kuma_push_monitor_is_imported_as_a_heartbeat(tmp_path, project):
     run(
         kuma_db(

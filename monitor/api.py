@@ -7,7 +7,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from kombu.exceptions import OperationalError as BrokerError
 from requests.utils import requote_uri
 from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, Throttled
+from rest_framework.exceptions import (
+    APIException,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -145,6 +151,10 @@ class CheckApi(ProbeApi):
     def post(self, request: Request, site_id: str) -> Response:
         """Probe one site now (even a disabled one) and record the result."""
         site = get_site_or_404(request, site_id, action=Action.EDIT_MONITORS)
+        if site.kind == "heartbeat":
+            raise ValidationError(
+                {"kind": ["A heartbeat monitor is not checked: the job it watches pings it."]}
+            )
         try:
             result = self.run_probe(request, site.timeout, lambda: check_site_now(site))
         except Site.DoesNotExist:

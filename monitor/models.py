@@ -338,3 +338,38 @@ class MaintenanceWindow(models.Model):
         errors = window_errors(self)
         if errors:
             raise ValidationError(errors)
+
+
+class Heartbeat(models.Model):
+    """A heartbeat monitor's own state (monitor.heartbeat): its last ping and
+    the next deadline it is judged at.
+
+    deadline_at is derived from the site's options, its resume and the
+    pings; `schedule` and `resumed_at` say what it was derived from, so the
+    evaluator notices an edit or a resume, whatever path made it.
+    """
+
+    # No database constraint: sites.services.site_delete deletes a site's
+    # rows itself on SQLite, and this table is not among them (an orphan row
+    # is never read: every query starts from the site). On PostgreSQL
+    # migration 0009 adds the key with ON DELETE CASCADE.
+    site = models.OneToOneField(
+        Site,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="heartbeat",
+    )
+    # The last success or /fail ping.
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    # A /start not yet followed by a success or a failure.
+    started_at = models.DateTimeField(null=True, blank=True)
+    # The schedule counts from here: the last ping, the monitor's creation or
+    # resume, or the last scheduled time already judged missed.
+    expected_from = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    schedule = models.JSONField(default=dict, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"heartbeat of site {self.site_id}, due by {self.deadline_at}"

@@ -72,6 +72,7 @@ class SiteState:
     next_check_at: datetime | None = None
     cert_expires_at: datetime | None = None
     resumed_at: datetime | None = None
+    kind: str = "http"
     last_result: ProbeResult | None = None
     gap: tuple[datetime, datetime] | None = None
 
@@ -80,7 +81,7 @@ class SiteState:
 STATE_COLUMNS = (
     "id, status, last_checked_at, status_changed_at, claimed_at, failures_in_a_row, "
     "successes_in_a_row, failure_threshold, success_threshold, interval, retry_interval, "
-    "timeout, next_check_at, cert_expires_at, resumed_at"
+    "timeout, next_check_at, cert_expires_at, resumed_at, kind"
 )
 
 
@@ -192,7 +193,12 @@ def apply_result(state: SiteState, result: ProbeResult) -> tuple[str, str] | Non
 
 
 def _retry_soon(state: SiteState, checked_at: datetime) -> None:
-    """An unconfirmed change: check again after the retry interval, not a whole interval."""
+    """An unconfirmed change: check again after the retry interval, not a whole interval.
+
+    Not for a monitor nobody checks (a heartbeat: next_check_at stays empty).
+    """
+    if state.next_check_at is None:
+        return
     retry_at = checked_at + timedelta(seconds=min(state.retry_interval, state.interval))
     if state.next_check_at is None or retry_at < state.next_check_at:
         state.next_check_at = retry_at
@@ -204,10 +210,11 @@ def gap_before(state: SiteState, checked_at: datetime) -> tuple[datetime, dateti
     A check is late by more than the engine's own slack (another interval,
     the timeout and the claim's grace) only when Uptime was not checking; the
     stretch from when the missed check was due is recorded as a gap. Time
-    before a resume is a pause, not a gap.
+    before a resume is a pause, not a gap. A heartbeat's silence is its own
+    failure (monitor.heartbeat), never a gap.
     """
     previous = state.last_checked_at
-    if previous is None:
+    if previous is None or state.kind == "heartbeat":
         return None
     if state.resumed_at is not None and state.resumed_at > previous:
         return None

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from monitor import heartbeat
 from monitor.checking import check_sites
 from monitor.dispatch import CLAIM_LIMIT, claim_due_sites
 from sites.models import Site
@@ -56,3 +57,9 @@ def queue_all_checks(*, project_ids: list[int] | None = None) -> int:
         sites = sites.filter(project_id__in=project_ids)
     ids = list(sites.values_list("id", flat=True))
     return queue_checks(ids)
+
+
+@shared_task
+def evaluate_heartbeats() -> int:
+    """Beat's periodic tick for heartbeats: record the deadlines passed without a ping."""
+    return heartbeat.evaluate_heartbeats()

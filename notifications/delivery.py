@@ -30,7 +30,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from monitor.connectivity import HOLD, WITHHOLD, judge_transition, review_open_incident
+from monitor import policy
+from monitor.connectivity import review_open_incident
 from monitor.models import ConnectivityIncident, Transition
 from notifications import pacing
 from notifications.models import NotificationAttempt
@@ -66,6 +67,7 @@ Status = Transition.NotificationStatus
 Outcome = NotificationAttempt.Outcome
 NOT_CLAIMED = "not_claimed"
 WITHHELD = "withheld"
+MUTED = "muted"
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,16 @@ def deliver_transition(transition_id: int, *, lease_token: int | None = None) ->
     webhook_url = settings.SLACK_WEBHOOK_URL
     if not webhook_url:
         return _skip(transition, token)
-    # Uptime's own network may be down rather than the site (monitor.connectivity).
-    verdict = judge_transition(transition, now=timezone.now())
-    if verdict.action == HOLD:
+    # Maintenance, dependencies, Uptime's own network (monitor.policy).
+    verdict = policy.decide(transition, now=timezone.now())
+    if not transition.is_down:
+        _queue_released(policy.release_dependents(transition.site))
+    if verdict.action == policy.HOLD:
         return _hold(transition, token, verdict.until)
-    if verdict.action == WITHHOLD:
+    if verdict.action == policy.WITHHOLD:
         return _withhold(transition, token, verdict.incident)
+    if verdict.action == policy.MUTE:
+        return _mute(transition, token, verdict.reason)
     return _send(transition, token, webhook_url)
 
 
@@ -226,6 +232,28 @@ def _skip(transition: Transition, token: int) -> Delivery:
         transition,
     )
     return Delivery(Outcome.SKIPPED)
+
+
+def _queue_released(transition_ids: list[int]) -> None:
+    """Queue the alerts a recovered parent released; the sweeper finds them if this fails."""
+    if not transition_ids:
+        return
+    from notifications.receivers import enqueue_notification  # it imports this module
+
+    for transition_id in transition_ids:
+        enqueue_notification(transition_id)
+
+
+def _mute(transition: Transition, token: int, reason: str) -> Delivery:
+    _finish(
+        transition,
+        token,
+        {"notification_status": Status.MUTED},
+        outcome=Outcome.SKIPPED,
+        error=reason,
+    )
+    log.info("Notification for transition %s muted (%s)", transition.id, reason)
+    return Delivery(MUTED)
 
 
 def _give_up(transition: Transition, token: int) -> Delivery:
@@ -353,11 +381,7 @@ def _hold(transition: Transition, token: int, until) -> Delivery:
     Transition.objects.filter(
         id=transition.id, notification_status=Status.PENDING, notify_attempts=token
     ).update(notify_lease_until=until + RETRY_LEASE_MARGIN)
-    log.info(
-        "Holding the notification for transition %s %.0f s: are many sites failing at once?",
-        transition.id,
-        delay,
-    )
+    log.info("Holding the notification for transition %s %.0f s", transition.id, delay)
     return Delivery(Outcome.RETRYING, retry_in=delay, lease_token=token)
 
 

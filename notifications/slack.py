@@ -100,9 +100,10 @@ def _degraded_details(transition: Transition) -> list[str]:
 
 def _subject(transition: Transition, verb: str) -> str:
     site = transition.site
+    target = site.url or f"{site.get_kind_display().lower()} monitor {site.pk}"
     if site.name:
-        return f"{quote(site.name)} ({escape(site.url)}) {verb}"
-    return f"*{escape(site.url)} {verb}*"
+        return f"{quote(site.name)} ({escape(target)}) {verb}"
+    return f"*{escape(target)} {verb}*"
 
 
 def _status_suffix(transition: Transition) -> str:

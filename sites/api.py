@@ -5,6 +5,7 @@ URL to one view, so the per-operation classes are combined at the end of the
 module; each combined class only inherits, it adds no behaviour.
 """
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -12,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitor.maintenance import in_maintenance
 from sites.models import Site
 from sites.selectors import site_get, site_list
 from sites.serializers import (
@@ -75,7 +77,10 @@ class SiteListApi(SiteApiView):
     def get(self, request: Request) -> Response:
         """Every site of your projects, with its settings and current state."""
         sites = site_list(user=request.user, project_id=project_from_query(request))
-        return Response(SiteListOutputSerializer({"sites": sites}).data)
+        sites = list(sites)
+        maintenance = in_maintenance([site.pk for site in sites], timezone.now())
+        context = {"in_maintenance": maintenance}
+        return Response(SiteListOutputSerializer({"sites": sites}, context=context).data)
 
 
 class SiteCreateApi(SiteApiView):

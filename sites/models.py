@@ -18,6 +18,10 @@ MAX_DEPENDENCY_DEPTH = 5
 DUPLICATE_URL = "A site with this URL is already monitored in this project."
 
 
+# Site.Status plus the states a monitor is shown in without being stored.
+DISPLAY_STATES = [("paused", "Paused"), ("maintenance", "Maintenance")]
+
+
 def default_failure_threshold() -> int:
     return settings.UPTIME_FAILURE_THRESHOLD
 
@@ -144,6 +148,12 @@ class Site(models.Model):
     @property
     def paused(self) -> bool:
         return not self.enabled
+
+    def display_status(self, *, in_maintenance: bool = False) -> str:
+        """What people are shown: paused or maintenance before the status itself."""
+        if not self.enabled:
+            return "paused"
+        return "maintenance" if in_maintenance else self.status
 
     @property
     def reason(self) -> str:

@@ -10,13 +10,15 @@ so that the OpenAPI schema states them (model_limits).
 from collections.abc import Mapping
 
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from monitor import kinds
+from monitor.maintenance import in_maintenance
 from monitor.serializers import ErrorOutputSerializer, error_or_none
-from sites.models import Site
+from sites.models import DISPLAY_STATES, Site
 from sites.services import SECRET_MASK
 
 
@@ -110,7 +112,9 @@ def kind_option_fields() -> dict[str, serializers.Field]:
         for name in module.OPTIONS:
             if name == "url":
                 continue  # a field of its own, the seed's
-            fields.setdefault(name, serializers.JSONField(required=False, help_text=kind))
+            fields.setdefault(
+                name, serializers.JSONField(required=False, allow_null=True, help_text=kind)
+            )
             if fields[name].help_text != kind and kind not in fields[name].help_text:
                 fields[name].help_text += f", {kind}"
     for field in fields.values():
@@ -214,6 +218,9 @@ class SiteOutputSerializer(serializers.Serializer):
     certExpiresAt = serializers.DateTimeField(source="cert_expires_at", allow_null=True)
     pingUrl = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=Site.Status.choices)
+    state = serializers.SerializerMethodField(
+        help_text="What to show: paused, maintenance, or else the status."
+    )
     up = serializers.BooleanField(allow_null=True, help_text="null while the site is unchecked.")
     checkedAt = serializers.DateTimeField(source="last_checked_at", allow_null=True)
     nextCheckAt = serializers.DateTimeField(source="next_check_at", allow_null=True)
@@ -226,6 +233,13 @@ class SiteOutputSerializer(serializers.Serializer):
     @extend_schema_field(ErrorOutputSerializer(allow_null=True))
     def get_error(self, site: Site) -> dict | None:
         return error_or_none(site.last_error_kind, site.last_error_message)
+
+    @extend_schema_field(serializers.ChoiceField(choices=[*Site.Status.choices, *DISPLAY_STATES]))
+    def get_state(self, site: Site) -> str:
+        maintenance = self.context.get("in_maintenance")
+        if maintenance is None:  # one site: ask now
+            maintenance = in_maintenance([site.pk], timezone.now())
+        return site.display_status(in_maintenance=site.pk in maintenance)
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_pingUrl(self, site: Site) -> str | None:

@@ -12,7 +12,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from monitor import kinds
-from monitor.models import Check, CheckRollup, MaintenanceWindow, MonitoringGap, Transition
+from monitor.models import (
+    Check,
+    CheckRollup,
+    Heartbeat,
+    MaintenanceWindow,
+    MonitoringGap,
+    Transition,
+)
 from notifications.models import NotificationAttempt
 from sites.models import DUPLICATE_URL, Site
 from sites.targets import normalize_url
@@ -71,6 +78,8 @@ def site_create(
     )
     if failure_threshold is not None:
         site.failure_threshold = failure_threshold
+    elif kind == "heartbeat":
+        site.failure_threshold = 1  # its grace period is the tolerance already
     site.options, site.secrets = _split(kind, dict(options or {}))
     # Check a new monitor straight away; a heartbeat is never checked, it is pinged.
     site.next_check_at = None if kind == "heartbeat" else timezone.now()
@@ -217,9 +226,16 @@ def _history_deletes() -> list[str]:
     What ON DELETE CASCADE does on PostgreSQL; for SQLite only.
     """
     q = connection.ops.quote_name
-    attempts, transitions, checks, rollups, gaps = (
+    attempts, transitions, checks, rollups, gaps, beats = (
         q(model._meta.db_table)
-        for model in (NotificationAttempt, Transition, Check, CheckRollup, MonitoringGap)
+        for model in (
+            NotificationAttempt,
+            Transition,
+            Check,
+            CheckRollup,
+            MonitoringGap,
+            Heartbeat,
+        )
     )
     windows = q(MaintenanceWindow.sites.through._meta.db_table)
     # Names come from _meta, quoted; the id is a parameter.
@@ -228,7 +244,7 @@ def _history_deletes() -> list[str]:
         f"(SELECT id FROM {transitions} WHERE site_id = %s)",
         *(
             f"DELETE FROM {table} WHERE site_id = %s"  # noqa: S608
-            for table in (transitions, checks, rollups, gaps, windows)
+            for table in (transitions, checks, rollups, gaps, windows, beats)
         ),
     ]
 

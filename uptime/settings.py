@@ -366,6 +366,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # DatabaseScheduler copies it into the database, where the admin shows it.
 UPTIME_DISPATCH_EVERY = env_int("UPTIME_DISPATCH_EVERY", 1, minimum=1)
 UPTIME_SWEEP_EVERY = env_int("UPTIME_SWEEP_EVERY", 60, minimum=5)
+# Heartbeat deadlines are judged this often (monitor.heartbeat): a missed one
+# is recorded at most this many seconds after its grace ends.
+UPTIME_HEARTBEAT_EVERY = env_int("UPTIME_HEARTBEAT_EVERY", 15, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-checks": {
         "task": "monitor.tasks.dispatch_due_checks",
@@ -377,6 +380,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep_pending_notifications",
         "schedule": float(UPTIME_SWEEP_EVERY),
         "options": {"expires": float(UPTIME_SWEEP_EVERY)},
+    },
+    "evaluate-heartbeats": {
+        "task": "monitor.tasks.evaluate_heartbeats",
+        "schedule": float(UPTIME_HEARTBEAT_EVERY),
+        "options": {"expires": float(UPTIME_HEARTBEAT_EVERY)},
     },
     "prune-history": {
         "task": "monitor.tasks_history.prune_history",
@@ -469,6 +477,10 @@ UPTIME_PROBE_RATE = env_rate("UPTIME_PROBE_RATE", "30/min")
 UPTIME_PROBES_PER_USER = env_int("UPTIME_PROBES_PER_USER", 2, minimum=1)
 UPTIME_PROBES_GLOBAL = env_int("UPTIME_PROBES_GLOBAL", 4, minimum=1)
 UPTIME_PROBES_PER_PROCESS = env_int("UPTIME_PROBES_PER_PROCESS", 2, minimum=1)
+# Heartbeat pings (/ping/<token>), which need no login: per ping URL (a job
+# pinging in a loop) and per address (guessing ping URLs). Over either, 429.
+UPTIME_PING_RATE_TOKEN = env_rate("UPTIME_PING_RATE_TOKEN", "60/min")
+UPTIME_PING_RATE_ADDRESS = env_rate("UPTIME_PING_RATE_ADDRESS", "600/min")
 REST_FRAMEWORK.update(
     {
         "DEFAULT_THROTTLE_CLASSES": [

@@ -5,11 +5,18 @@ DRF binds DEFAULT_THROTTLE_RATES when rest_framework.throttling is imported;
 reading Django settings on each request keeps the rate where settings say.
 """
 
+import hashlib
+
 from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, Throttled
 from rest_framework.request import Request
-from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
+from rest_framework.throttling import (
+    AnonRateThrottle,
+    BaseThrottle,
+    SimpleRateThrottle,
+    UserRateThrottle,
+)
 
 from accounts.limits import address_key, failure_counted, lockout_message, seconds_locked_out
 
@@ -80,3 +87,36 @@ def client_address(request: HttpRequest) -> str:
 def client_key(request: HttpRequest) -> str:
     """The caller as every limit counts it: client_address, IPv6 grouped by /64."""
     return address_key(client_address(request))
+
+
+# --- heartbeat pings (monitor.heartbeat_views) ---------------------------------------
+
+
+class PingAddressThrottle(_ByClientKey, SimpleRateThrottle):
+    """Heartbeat pings per address (UPTIME_PING_RATE_ADDRESS), known tokens or not:
+    guessing ping URLs is slowed down like any other anonymous call."""
+
+    scope = "ping-address"
+
+    def get_rate(self) -> str:
+        return settings.UPTIME_PING_RATE_ADDRESS
+
+    def get_cache_key(self, request: HttpRequest, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class PingTokenThrottle(SimpleRateThrottle):
+    """Heartbeat pings per ping URL (UPTIME_PING_RATE_TOKEN): a job stuck in a
+    loop cannot fill the checks table. The key holds a digest, not the secret."""
+
+    scope = "ping-token"
+
+    def __init__(self, token: str) -> None:
+        self.token_digest = hashlib.sha256(token.encode()).hexdigest()[:32]
+        super().__init__()
+
+    def get_rate(self) -> str:
+        return settings.UPTIME_PING_RATE_TOKEN
+
+    def get_cache_key(self, request: HttpRequest, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.token_digest}

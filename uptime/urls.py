@@ -1,9 +1,9 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from accounts import views as account_views
-from monitor import maintenance_pages
+from monitor import heartbeat_views, maintenance_pages
 
 # The admin signs in through allauth's login (/login): the same failure limits
 # and, for users who enabled it, the second factor. Its own form would skip both.
@@ -11,6 +11,14 @@ admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Heartbeat pings: no login; a trailing slash is forgiven (a redirect
+    # would be lost on curl without -L).
+    re_path(r"^ping/(?P<token>[^/]+)/?$", heartbeat_views.ping, name="ping"),
+    re_path(
+        r"^ping/(?P<token>[^/]+)/(?P<signal>start|fail)/?$",
+        heartbeat_views.ping,
+        name="ping-signal",
+    ),
     path("api/", include("uptime.api_urls")),
     # Before allauth's own: the same pages, answering the failure policy's 429.
     path(

@@ -186,7 +186,7 @@ def test_the_time_a_monitor_was_paused_is_not_a_gap(api_client):
 def test_a_paused_monitor_is_not_checked_until_resumed(api_client):
     site = add_monitor(api_client, "http://127.0.0.1:9/")
     body = api_client.patch(f"/api/site/{site['id']}", {"paused": True}, format="json").json()
-    assert body["paused"] is True and body["enabled"] is False
+    assert body["paused"] is True and body["enabled"] is False and body["state"] == "paused"
     assert claim_due_sites(timezone.now() + timedelta(hours=1)) == []
 
     body = api_client.patch(f"/api/site/{site['id']}", {"paused": False}, format="json").json()

@@ -56,10 +56,13 @@ class Target:
 
     def __init__(self):
         self.status = 200
+        self.body = None  # the answer's text; "ok" or "failing" by status if None
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-        self.server.expect_request("/health").respond_with_handler(
-            lambda request: Response("ok" if self.status < 400 else "failing", status=self.status)
-        )
+        self.server.expect_request("/health").respond_with_handler(self._answer)
+
+    def _answer(self, request) -> Response:
+        text = self.body or ("ok" if self.status < 400 else "failing")
+        return Response(text, status=self.status)
 
     @property
     def url(self) -> str:

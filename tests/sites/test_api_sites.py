@@ -33,6 +33,7 @@ SITE_KEYS = {
     "dependsOn",
     "certExpiresAt",
     "pingUrl",
+    "state",
     # The http kind's options, flat (monitor.kinds.http).
     *(name for name in http_kind.OPTIONS if name != "url"),
 }

@@ -333,7 +333,7 @@ FIELDS: tuple[OptionField, ...] = (
         "timezone",
         ("heartbeat",),
         _text("Time zone", placeholder="UTC", help_text="For the cron schedule."),
-        empty="",
+        to_option=_or_none,
     ),
     OptionField(
         "grace", "grace", ("heartbeat",), _number("Grace (s)", help_text="Lateness allowed.")

@@ -374,3 +374,27 @@ def test_a_tls_monitors_ca_bundle_has_its_own_field(client_in):
     assert response.context["form"].errors["tls_ca_bundle"] == [
         "Not PEM certificates (-----BEGIN CERTIFICATE-----)."
     ]
+
+
+# --- heartbeat --------------------------------------------------------------------
+
+
+@landed("period", "cron", "timezone", "grace", kind="heartbeat")
+def test_adding_a_heartbeat_with_a_period_and_grace(client_in):
+    response = add(client_in, kind="heartbeat", name="Backup", period="3600", grace="300")
+
+    assert response.status_code == 302
+    site = Site.objects.get()
+    assert (site.kind, site.url, site.next_check_at) == ("heartbeat", "", None)
+    assert (site.options["period"], site.options["grace"]) == (3600, 300)
+    page = text_of(client_in.get(reverse("site_detail", args=[site.pk])))
+    assert site.ping_url in page
+
+
+@landed("period", "cron", "timezone", "grace", kind="heartbeat")
+def test_a_bad_cron_expression_is_shown_on_the_cron_field(client_in):
+    response = add(client_in, kind="heartbeat", cron="every night", timezone="Europe/Berlin")
+
+    assert response.status_code == 200
+    assert "cron" in response.context["form"].errors
+    assert not Site.objects.exists()

@@ -142,7 +142,10 @@ def probe_many(
     results: list[ProbeResult | None] = [None] * len(targets)
     pending: list[ProbeResult] = []
     last_flush = time.monotonic()
-    waiting = deque(enumerate(targets))
+    # Grouped by CA file (stable, so the batch's order holds within a group):
+    # libcurl keeps the roots it parsed for one file per multi handle, and
+    # alternating files parses the whole default bundle again (~5 ms a check).
+    waiting = deque(sorted(enumerate(targets), key=_ca_group))
     multi = pycurl.CurlMulti()
     free_handles: list[_Transfer] = []
     running = 0
@@ -593,6 +596,11 @@ def _ca_file(pem: str) -> str:
 
 def _digest(pem: str) -> str:
     return hashlib.sha256(pem.encode()).hexdigest()
+
+
+def _ca_group(item: tuple[int, Target]) -> str:
+    options = item[1].options
+    return (options.get("caBundle") or "") if options else ""
 
 
 def _trust_key(options: Mapping) -> str:

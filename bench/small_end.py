@@ -237,16 +237,19 @@ def honcho_child(roots: dict, name: str):
     def lister() -> list[int]:
         tree = children_map()
         found = []
-        for pid in tree.get(roots["honcho"][0], []):
+        for pid in process_tree(roots["honcho"][0], tree)[1:]:
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
             except OSError:
                 continue
+            if cmdline.startswith(b"/bin/sh"):
+                continue  # honcho's shell: its child is the process
             if (name == "web" and b"gunicorn" in cmdline) or (
                 name != "web" and f" {name} ".encode() in cmdline
             ):
                 found.append(pid)
-        return found
+        # A pool process or a gunicorn worker counts under its parent.
+        return [pid for pid in found if not any(pid in tree.get(other, []) for other in found)]
 
     return lister
 

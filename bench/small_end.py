@@ -76,6 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--idle-seconds", type=float, default=60.0, help="0 skips the idle measurement")
     add("--target", choices=("fast", "mix"), default="fast")
     add("--latency-ms", type=float, default=0.0, help="the fast target's delay")
+    add(
+        "--https",
+        action="store_true",
+        help="the target serves HTTPS (a self-signed certificate each monitor trusts by caBundle)",
+    )
     add("--db", default="uptime_engine_small", help="scratch database (dropped and created)")
     add("--env", action="append", default=[], help="NAME=VALUE for every process (repeatable)")
     add("--keep-logs", action="store_true")
@@ -254,12 +259,15 @@ def honcho_child(roots: dict, name: str):
     return lister
 
 
-def add_sites(web_url: str, key: str, args: argparse.Namespace, target_urls: list[str]) -> float:
+def add_sites(
+    web_url: str, key: str, args: argparse.Namespace, target_urls: list[str], ca_pem: str = ""
+) -> float:
     """POST every site through the API (4 at a time); returns the seconds it took."""
     import requests
 
     session = requests.Session()
     session.headers["Authorization"] = f"Token {key}"
+    trust = {"caBundle": ca_pem} if ca_pem else {}
 
     def post(i: int) -> None:
         answer = session.post(
@@ -268,6 +276,7 @@ def add_sites(web_url: str, key: str, args: argparse.Namespace, target_urls: lis
                 "url": target_urls[i % len(target_urls)] + f"/s/{i}",
                 "interval": args.interval,
                 "timeout": min(args.timeout, args.interval),
+                **trust,
             },
             timeout=30,
         )
@@ -359,7 +368,8 @@ def run(args: argparse.Namespace, procs: ProcessSet, tmp: Path) -> None:
         print(f"\nidle, no monitors, {args.idle_seconds:g} s:")
         print_costs(costs, args.idle_seconds, None)
         print_memory(costs)
-    took = add_sites(f"http://127.0.0.1:{port}", key, args, target_urls)
+    ca_pem = (tmp / "target-cert.pem").read_text() if args.https else ""
+    took = add_sites(f"http://127.0.0.1:{port}", key, args, target_urls, ca_pem)
     print(f"\nadded {args.sites:,} sites through POST /api/site in {took:.1f} s", flush=True)
     time.sleep(args.warmup)
     w0, w1 = measure(costs, args.seconds, procs)
@@ -378,13 +388,14 @@ def run(args: argparse.Namespace, procs: ProcessSet, tmp: Path) -> None:
 def start_target(procs: ProcessSet, args: argparse.Namespace, tmp: Path) -> list[str]:
     """Start the target; return the base URLs the sites are spread over."""
     port = free_port()
-    argv = target_argv(port, latency_ms=args.latency_ms, fail_share=0.0)
+    cert = tmp / "target-cert.pem" if args.https else None
+    argv = target_argv(port, latency_ms=args.latency_ms, fail_share=0.0, tls_cert_out=cert)
     if args.target == "mix":
         black_hole = free_port()
         argv += ["--mix", "--black-hole-port", str(black_hole)]
     procs.start("target", argv)
     wait_for_port(port)
-    urls = [f"http://127.0.0.1:{port}"]
+    urls = [f"{'https' if args.https else 'http'}://127.0.0.1:{port}"]
     if args.target == "mix":
         # One site in MIX_BLACK_HOLE_EVERY goes to the listener that never accepts.
         from bench.target import MIX_BLACK_HOLE_EVERY
@@ -398,7 +409,8 @@ def describe_target(args: argparse.Namespace) -> str:
         from bench.target import describe_mix
 
         return describe_mix()
-    return f"answering in {args.latency_ms:g} ms"
+    scheme = "HTTPS" if args.https else "HTTP"
+    return f"{scheme}, answering in {args.latency_ms:g} ms"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test test-service install migrate lint format bench bench-quick clean
+.PHONY: run test test-service install migrate lint format bench bench-quick bench-small clean
 
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
@@ -70,6 +70,13 @@ bench: install
 
 bench-quick: install
 	bench/run --quick
+
+# The small end (1,000 sites at 20 s on the Procfile's processes), the real
+# world's mix of targets, and how checks resume after a stall.
+bench-small: install
+	$(BIN)/python bench/small_end.py
+	$(BIN)/python bench/small_end.py --target mix --idle-seconds 0
+	$(BIN)/python bench/stall.py
 
 clean:
 	rm -rf var/broker var/static

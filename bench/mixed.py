@@ -1,10 +1,10 @@
-"""Mixed kinds: probe_many alone against local HTTP, HTTPS, keyword and TCP targets.
+"""Mixed kinds: the engine alone against local HTTP, HTTPS, keyword, TCP and DNS targets.
 
     .venv/bin/python bench/mixed.py                 # 8 s per kind, then all kinds mixed
     .venv/bin/python bench/mixed.py --seconds 20 --hosts 1000
 
-No database, no broker. Two target processes (bench/target.py's server): plain
-HTTP, and HTTPS with a certificate from a private CA (tests/tls_targets.py),
+No database, no broker. Three target processes: bench/target.py's server for
+plain HTTP, and for HTTPS with a certificate from a private CA (tests/tls_targets.py),
 trusted through each monitor's caBundle option, as a user of a private CA
 would. HTTPS targets are spread over --hosts names (h<i>.bench.localhost,
 which libcurl answers as loopback without DNS; the certificate is a wildcard
@@ -13,7 +13,11 @@ for them), since TLS sessions are resumed per host. Each kind runs alone for
 it prints checks/s and the CPU per check of this process (getrusage), which
 runs only the engine. HTTPS runs twice: as the engine does (sessions
 resumed, a full handshake per host at least daily) and with a full
-handshake on every check (--no-resume shows only that one).
+handshake on every check (--no-resume shows only that one). DNS targets ask
+bench/dns_probe.py's server (its own process) and run in monitor.checking's
+DNS thread beside libcurl's loop, as in a worker. "https, mixed CAs" puts
+monitors trusting the private CA and monitors on the default roots in one
+batch (the engine groups a batch by CA file: libcurl keeps one parsed).
 """
 
 from __future__ import annotations
@@ -31,9 +35,12 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `tests` impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import free_port, setup_django, wait_for_port
+from bench.dns_probe import ZONE, _address
+from bench.dns_probe import serve as serve_dns
 from bench.target import serve
 
-KINDS = ("http", "https", "keyword", "tcp")
+KINDS = ("http", "https", "keyword", "tcp", "dns")
+DNS_NAMES = 1000
 
 
 def start_target(port: int, context) -> multiprocessing.Process:
@@ -44,8 +51,10 @@ def start_target(port: int, context) -> multiprocessing.Process:
     return child
 
 
-def make_targets(kind: str, count: int, *, http_port: int, https_port: int, hosts: int, ca_pem):
-    from monitor.kinds import http, tcp
+def make_targets(
+    kind: str, count: int, *, http_port: int, https_port: int, hosts: int, ca_pem, resolver
+):
+    from monitor.kinds import dns, http, tcp
     from monitor.probe import Target
 
     base = http.clean({"url": f"http://127.0.0.1:{http_port}/"})
@@ -62,18 +71,32 @@ def make_targets(kind: str, count: int, *, http_port: int, https_port: int, host
         elif kind == "keyword":
             url = f"http://127.0.0.1:{http_port}/k/{i}"
             yield Target(url, 10, kind="http", options={**keyword, "url": url})
-        else:
+        elif kind == "tcp":
             yield Target(tcp.target(port_only), 10, kind="tcp", options=port_only)
+        elif kind == "dns":
+            n = i % DNS_NAMES
+            options = dns.clean(
+                {"host": f"n{n}.{ZONE}", "expected": [_address(n)], "resolver": resolver}
+            )
+            yield Target(dns.target(options), 10, kind="dns", options=options)
+        elif kind == "https, mixed CAs":  # half on the default roots: untrusted, down
+            url = f"https://h{i % hosts}.bench.localhost:{https_port}/s/{i}"
+            options = {**secure, "url": url} if i % 2 else {**base, "url": url}
+            yield Target(url, 10, kind="http", options=options)
 
 
 def measure(label: str, batches, *, seconds: float, batch: int, concurrency: int) -> None:
-    from monitor.probe import probe_many
+    from django.test import override_settings
+
+    from monitor.checking import probe_all
 
     checks, up, kinds = 0, 0, Counter()
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.monotonic()
     while time.monotonic() - started < seconds:
-        for result in probe_many(batches(batch), concurrency=concurrency):
+        with override_settings(UPTIME_PROBE_CONCURRENCY=concurrency):
+            results = probe_all(batches(batch), on_results=None)
+        for result in results:
             checks += 1
             up += result.up
             if result.error_kind:
@@ -119,9 +142,21 @@ def main(argv=None) -> None:
     leaf = ca.issue(names=("*.bench.localhost", "127.0.0.1"))
     http_port, https_port = free_port(), free_port()
     children = [start_target(http_port, None), start_target(https_port, server_context(leaf))]
-    ports = dict(http_port=http_port, https_port=https_port, hosts=args.hosts, ca_pem=ca.pem)
+    here, there = multiprocessing.get_context("fork").Pipe()
+    dns_server = multiprocessing.get_context("fork").Process(
+        target=serve_dns, args=(DNS_NAMES, there), daemon=True
+    )
+    dns_server.start()
+    children.append(dns_server)
+    ports = dict(
+        http_port=http_port,
+        https_port=https_port,
+        hosts=args.hosts,
+        ca_pem=ca.pem,
+        resolver=here.recv(),
+    )
     print(
-        f"mixed: probe_many alone, batch {batch}, concurrency {concurrency}, "
+        f"mixed: the engine alone, batch {batch}, concurrency {concurrency}, "
         f"{args.seconds:g} s per kind, {args.hosts} HTTPS host names",
         flush=True,
     )
@@ -143,7 +178,14 @@ def main(argv=None) -> None:
             return [target for group in zip(*per_kind, strict=True) for target in group]
 
         measure(
-            "all four, interleaved",
+            "https, mixed CAs",
+            lambda n: list(make_targets("https, mixed CAs", n, **ports)),
+            seconds=args.seconds,
+            batch=batch,
+            concurrency=concurrency,
+        )
+        measure(
+            "all five, interleaved",
             mixed,
             seconds=args.seconds,
             batch=batch,

@@ -3,6 +3,7 @@
     .venv/bin/python bench/target.py --port 9100 --latency-ms 100
     .venv/bin/python bench/target.py --port 9100 --fail-share 0.05 --processes 2
     .venv/bin/python bench/target.py --port 9443 --tls --cert-out /tmp/target.pem
+    .venv/bin/python bench/target.py --port 9100 --mix --black-hole-port 9101
 
 Every path answers (e.g. /s/12345): 200 "ok", or 503 for a fixed share of
 paths chosen by a hash of the path (is_failing), so a site is consistently up
@@ -17,6 +18,13 @@ costs little of the CPU being measured (uvloop is used when installed).
 --processes N runs N processes sharing the port with SO_REUSEPORT. With --tls
 a self-signed certificate for 127.0.0.1 is generated at start (with the
 `cryptography` package if installed, otherwise the openssl command).
+
+--mix answers like the real world instead (describe_mix(), chosen per path by
+a hash, so each site keeps its behaviour): most answer in 20 ms to 1 s, some
+take seconds, some never answer (the client times out), some close the
+connection without answering, a few answer 503. --black-hole-port also opens
+a listener that never accepts: once its small accept queue is full, the
+kernel drops further SYNs and handshakes, as an overloaded server does.
 
 It stops on SIGTERM/SIGINT or after --max-seconds, and prints the requests it
 served and its own CPU seconds. Listens on 127.0.0.1 only.
@@ -63,6 +71,46 @@ FAILING = _response("503 Service Unavailable", b"failing\n")
 BAD_REQUEST = _response("400 Bad Request", b"bad request\n")
 
 
+# --mix: per-mille bands of a path's hash → behaviour. A delay band answers
+# after a log-uniform delay between its bounds (seconds).
+MIX_BANDS = (
+    (600, "delay", 0.02, 0.2),
+    (850, "delay", 0.2, 1.0),
+    (930, "delay", 1.0, 5.0),
+    (960, "silent", 0, 0),  # never answers: the client's timeout ends it
+    (980, "drop", 0, 0),  # closes the connection without an answer
+    (1000, "fail", 0.05, 0.05),  # 503 after 50 ms
+)
+# One site in this many is pointed at the black-hole listener (bench/small_end.py).
+MIX_BLACK_HOLE_EVERY = 20
+
+
+def mix_behaviour(path: bytes) -> tuple[str, float]:
+    """(what, delay in seconds) for a path under --mix."""
+    h = zlib.crc32(path)
+    band = h % 1000
+    for upper, what, low, high in MIX_BANDS:
+        if band < upper:
+            spread = (h >> 10) % 1000 / 1000
+            return what, low * (high / low) ** spread if low else 0.0
+    raise AssertionError("the bands cover 0-999")
+
+
+def describe_mix() -> str:
+    parts, lower = [], 0
+    for upper, what, low, high in MIX_BANDS:
+        share = f"{(upper - lower) / 10:g}%"
+        lower = upper
+        if what == "delay":
+            parts.append(f"{share} answer in {low * 1000:g}-{high * 1000:g} ms")
+        else:
+            parts.append(f"{share} {what}")
+    return (
+        f"mix ({', '.join(parts)}; and 1 site in {MIX_BLACK_HOLE_EVERY} on a listener "
+        "that never accepts)"
+    )
+
+
 class Stats:
     def __init__(self) -> None:
         self.served = 0
@@ -72,13 +120,14 @@ class Stats:
 class Answer(asyncio.Protocol):
     """One connection: read the request head, answer after the latency, close."""
 
-    __slots__ = ("buffer", "delay", "fail_share", "loop", "stats", "transport")
+    __slots__ = ("buffer", "delay", "fail_share", "loop", "mix", "stats", "transport")
 
-    def __init__(self, loop, stats: Stats, delay: float, fail_share: float) -> None:
+    def __init__(self, loop, stats: Stats, delay: float, fail_share: float, mix=False) -> None:
         self.loop = loop
         self.stats = stats
         self.delay = delay
         self.fail_share = fail_share
+        self.mix = mix
         self.buffer = b""
         self.transport = None
 
@@ -98,6 +147,9 @@ class Answer(asyncio.Protocol):
         if len(parts) != 3:
             self._send(BAD_REQUEST)
             return
+        if self.mix:
+            self._answer_mixed(parts[1])
+            return
         failing = self.fail_share > 0 and is_failing(parts[1], self.fail_share)
         self.stats.served += 1
         self.stats.failed += failing
@@ -106,6 +158,17 @@ class Answer(asyncio.Protocol):
             self.loop.call_later(self.delay, self._send, response)
         else:
             self._send(response)
+
+    def _answer_mixed(self, path: bytes) -> None:
+        what, delay = mix_behaviour(path)
+        self.stats.served += 1
+        if what == "silent":
+            return  # hold the connection open, say nothing
+        if what == "drop":
+            self.transport.close()
+            return
+        self.stats.failed += what == "fail"
+        self.loop.call_later(delay, self._send, FAILING if what == "fail" else OK)
 
     def _send(self, response: bytes) -> None:
         transport = self.transport
@@ -218,6 +281,7 @@ def serve(
     tls: ssl.SSLContext | None,
     max_seconds: float,
     report=None,
+    mix: bool = False,
 ) -> Stats:
     """Serve on 127.0.0.1:port in this process until a signal or max_seconds."""
     loop = _new_loop()
@@ -233,7 +297,7 @@ def serve(
 
     async def run() -> None:
         server = await loop.create_server(
-            lambda: Answer(loop, stats, delay, fail_share), sock=sock, ssl=tls, backlog=4096
+            lambda: Answer(loop, stats, delay, fail_share, mix), sock=sock, ssl=tls, backlog=4096
         )
         if report is not None:
             report.send("ready")
@@ -250,9 +314,19 @@ def serve(
     return stats
 
 
-def _child(port, latency_ms, fail_share, tls_files, max_seconds, conn) -> None:
+def _child(port, latency_ms, fail_share, tls_files, max_seconds, conn, mix) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
-    serve(port, latency_ms, fail_share, _tls_context(tls_files), max_seconds, conn)
+    serve(port, latency_ms, fail_share, _tls_context(tls_files), max_seconds, conn, mix)
+
+
+def black_hole(port: int) -> socket.socket:
+    """A listener that is never accepted from: its queue (one connection) fills
+    at once, and from then on the kernel drops new SYNs and handshakes."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(0)
+    return sock
 
 
 def _tls_context(files: tuple[Path, Path] | None) -> ssl.SSLContext | None:
@@ -271,6 +345,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=1, help="processes on SO_REUSEPORT")
     parser.add_argument("--tls", action="store_true", help="HTTPS with a self-signed cert")
     parser.add_argument("--cert-out", type=Path, help="with --tls: copy the certificate here")
+    parser.add_argument("--mix", action="store_true", help="answer like the real world")
+    parser.add_argument("--black-hole-port", type=int, help="a listener that never accepts")
     parser.add_argument("--max-seconds", type=float, default=4 * 3600, help="stop by itself")
     args = parser.parse_args(argv)
     if not 0 <= args.fail_share <= 1:
@@ -287,6 +363,7 @@ def main(argv: list[str] | None = None) -> None:
             args.cert_out.write_bytes(tls_files[0].read_bytes())
         # Reserve the port (bound, never listening) so every process shares it.
         reserved = _listening_socket(args.port)
+        hole = black_hole(args.black_hole_port) if args.black_hole_port is not None else None
         port = reserved.getsockname()[1]
         loop_name = _loop_name()
         context = multiprocessing.get_context("fork")
@@ -295,7 +372,15 @@ def main(argv: list[str] | None = None) -> None:
             ours, theirs = context.Pipe()
             child = context.Process(
                 target=_child,
-                args=(port, args.latency_ms, args.fail_share, tls_files, args.max_seconds, theirs),
+                args=(
+                    port,
+                    args.latency_ms,
+                    args.fail_share,
+                    tls_files,
+                    args.max_seconds,
+                    theirs,
+                    args.mix,
+                ),
             )
             child.start()
             pipes.append(ours)
@@ -306,7 +391,9 @@ def main(argv: list[str] | None = None) -> None:
         scheme = "https" if args.tls else "http"
         print(
             f"target listening on {scheme}://127.0.0.1:{port}/ ({args.processes} process(es), "
-            f"{loop_name}, latency {args.latency_ms:g} ms, fail share {args.fail_share:g})",
+            f"{loop_name}, "
+            + (describe_mix() if args.mix else f"latency {args.latency_ms:g} ms")
+            + f", fail share {args.fail_share:g})",
             flush=True,
         )
 
@@ -325,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
                 served, failed, cpu = served + served_one, failed + failed_one, cpu + cpu_one
             child.join(10)
         reserved.close()
+        if hole is not None:
+            hole.close()
     own = resource.getrusage(resource.RUSAGE_SELF)
     cpu += own.ru_utime + own.ru_stime
     print(

@@ -358,7 +358,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, asking whether the schedule changed
+# every UPTIME_BEAT_RELOAD_EVERY seconds instead of every tick (uptime/beat.py).
+CELERY_BEAT_SCHEDULER = "uptime.beat:Scheduler"
+UPTIME_BEAT_RELOAD_EVERY = env_int("UPTIME_BEAT_RELOAD_EVERY", 15, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

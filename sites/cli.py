@@ -30,7 +30,7 @@ def site_for_command(identifier: str, *, project_id: str | None, returncode: int
     """The site with this id or URL; CommandError if none, or if several projects monitor it."""
     sites = sites_for_command(project_id)
     try:
-        return _find(identifier, sites)
+        return site_find(identifier, sites=sites)
     except Site.DoesNotExist:
         raise CommandError(
             f"No site with id or URL {identifier!r}. See `manage.py list_sites`.",
@@ -45,14 +45,6 @@ def site_for_command(identifier: str, *, project_id: str | None, returncode: int
             "give the site's id, or --project ID.",
             returncode=returncode,
         ) from None
-
-
-def _find(identifier: str, sites: QuerySet[Site]) -> Site:
-    """site_find, then the target as typed: "tcp://db:5432" is no URL to normalise."""
-    try:
-        return site_find(identifier, sites=sites)
-    except Site.DoesNotExist:
-        return sites.exclude(kind="heartbeat").exclude(kind="http").get(url=identifier.strip())
 
 
 def _spellings(identifier: str) -> list[str]:

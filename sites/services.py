@@ -202,7 +202,8 @@ def _audit(action: AuditAction, site: Site, actor, request, detail: dict) -> Non
 
 
 def site_find(identifier: str | int, *, sites=None) -> Site:
-    """Find a site by id or by URL (normalised), as an operator names it on the command line.
+    """Find a site by id, by URL (normalised) or by another kind's target, as an
+    operator names it on the command line.
 
     Looks among `sites` (a queryset; every site by default). Raises
     Site.DoesNotExist for anything that names no site, including text that is
@@ -213,6 +214,9 @@ def site_find(identifier: str | int, *, sites=None) -> Site:
     text = str(identifier).strip()
     if text.isascii() and text.isdigit() and len(text) <= 19:
         return sites.get(pk=int(text))
+    if "://" in text and not text.lower().startswith(("http://", "https://")):
+        # Another kind's target as the monitor shows it ("tcp://db:5432").
+        return sites.exclude(kind__in=["http", "heartbeat"]).get(url=text)
     try:
         url = normalize_url(text)
     except ValidationError:

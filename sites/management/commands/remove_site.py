@@ -10,7 +10,7 @@ from sites.services import site_delete
 class Command(BaseCommand):
     help = (
         "Stop monitoring a site and delete it with its checks and status changes. "
-        "To pause a site and keep its history, disable it in the admin instead."
+        "To pause a site and keep its history, use `manage.py pause_site` instead."
     )
 
     def add_arguments(self, parser) -> None:

@@ -48,6 +48,7 @@ from teams.audit import AuditAction, audit_record
 from teams.models import Project
 from teams.selectors import project_ids
 from uptime.text import validate_display_name
+from uptime.timezones import zone_of
 
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 MIN_GAP = timedelta(hours=1)
@@ -67,25 +68,6 @@ Period = tuple[datetime, datetime]
 
 
 @functools.cache
-def zone_names() -> tuple[str, ...]:
-    """The IANA time zone names, sorted (a form's choices)."""
-    return tuple(sorted(_zone_set()))
-
-
-@functools.cache
-def _zone_set() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
-
-
-def zone_of(name: str) -> zoneinfo.ZoneInfo:
-    """The IANA time zone of this name; ValidationError for any other text."""
-    if name not in _zone_set():
-        raise ValidationError(
-            f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin or UTC."
-        )
-    return zoneinfo.ZoneInfo(name)
-
-
 def normalize_rrule(text: str) -> str:
     """The rule as stored: upper case, without an "RRULE:" prefix or spaces."""
     text = "".join(text.split()).upper()

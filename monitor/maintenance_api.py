@@ -7,7 +7,6 @@ viewer's write 403 (editors and up may write: Action.EDIT_MONITORS).
 
 from datetime import datetime
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -159,15 +158,6 @@ def _sites(project: Project, values: dict) -> list[Site] | None:
     return sites
 
 
-def _api_errors(exc: DjangoValidationError) -> ValidationError:
-    """The rules' errors under the API's field names."""
-    if not hasattr(exc, "error_dict"):
-        return ValidationError(exc.messages)
-    return ValidationError(
-        {API_NAMES.get(field, field): messages for field, messages in exc.message_dict.items()}
-    )
-
-
 def _window_or_404(request: Request, window_id: str, action: Action) -> MaintenanceWindow:
     try:
         return window_get(user=request.user, window_id=window_id, action=action)
@@ -214,16 +204,15 @@ class MaintenanceCreateApi(MaintenanceApiView):
         serializer = MaintenanceCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
-        try:
-            window = maintenance_create(
-                project=project,
-                sites=_sites(project, values),
-                actor=request.user,
-                request=request,
-                **_changes(values),
-            )
-        except DjangoValidationError as exc:
-            raise _api_errors(exc) from None
+        # A rule's ValidationError is a 400 under the API's field names
+        # (uptime.api.exception_handler).
+        window = maintenance_create(
+            project=project,
+            sites=_sites(project, values),
+            actor=request.user,
+            request=request,
+            **_changes(values),
+        )
         return Response(_output(window), status=status.HTTP_201_CREATED)
 
 
@@ -256,16 +245,13 @@ class MaintenanceUpdateApi(MaintenanceApiView):
         serializer = MaintenanceUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
-        try:
-            window = maintenance_update(
-                window=window,
-                sites=_sites(window.project, values),
-                actor=request.user,
-                request=request,
-                **_changes(values),
-            )
-        except DjangoValidationError as exc:
-            raise _api_errors(exc) from None
+        window = maintenance_update(
+            window=window,
+            sites=_sites(window.project, values),
+            actor=request.user,
+            request=request,
+            **_changes(values),
+        )
         return Response(_output(window))
 
 

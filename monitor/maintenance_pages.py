@@ -24,14 +24,13 @@ from monitor.maintenance import (
     maintenance_update,
     window_get,
     window_list,
-    zone_names,
-    zone_of,
 )
 from monitor.models import MaintenanceWindow
 from sites.views import audit_of, dashboard_login_required
 from teams.access import Action, can, require
 from teams.models import Project
 from teams.selectors import project_get
+from uptime.timezones import zone_names, zone_of
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 PAST_SHOWN = 20

@@ -6,13 +6,11 @@ take after /start). There is no target: the job calls Site.ping_url.
 monitor.heartbeat judges the deadlines.
 """
 
-import functools
-from zoneinfo import available_timezones
-
 from croniter import croniter
 from django.core.exceptions import ValidationError
 
 from monitor.kinds import _common
+from uptime.timezones import zone_of
 
 OPTIONS = {"period": None, "grace": 60, "cron": "", "timezone": "UTC"}
 SECRETS = frozenset()
@@ -83,10 +81,10 @@ def _timezone(value) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError({"timezone": ['An IANA time zone name such as "Europe/Paris".']})
     name = value.strip()
-    # Looked up among the IANA names rather than tried with ZoneInfo(name),
-    # which also opens file paths such as "../../etc/localtime".
-    if name not in _zone_names():
-        raise ValidationError({"timezone": [f"Unknown time zone {name!r}; use an IANA name."]})
+    try:
+        zone_of(name)
+    except ValidationError as exc:
+        raise ValidationError({"timezone": exc.messages}) from None
     return name
 
 
@@ -96,9 +94,3 @@ def _one_schedule(cleaned: dict) -> dict:
     if cleaned["period"] is not None and cleaned["cron"]:
         return {"cron": ["Set either period or cron, not both (send null for the other)."]}
     return {}
-
-
-@functools.cache
-def _zone_names() -> frozenset[str]:
-    """The IANA names, read once (available_timezones() walks the tz database)."""
-    return frozenset(available_timezones())

@@ -44,7 +44,9 @@ def webhook_key(webhook_url: str) -> str:
     return hashlib.sha256(webhook_url.encode()).hexdigest()
 
 
-def wait_for_turn(webhook_url: str, *, max_wait: float = MAX_WAIT) -> float | None:
+def wait_for_turn(
+    webhook_url: str, *, max_wait: float = MAX_WAIT, interval: float = 1.0
+) -> float | None:
     """Sleep until this webhook's next free slot and return None: the caller may send.
 
     If that slot is more than `max_wait` seconds away, return the seconds
@@ -53,13 +55,13 @@ def wait_for_turn(webhook_url: str, *, max_wait: float = MAX_WAIT) -> float | No
     key = webhook_key(webhook_url)
     _ensure_row(key)
     for _ in range(MAX_REQUEUES):
-        slot, wait = _take_slot(key, max_wait=max_wait)
+        slot, wait = _take_slot(key, max_wait=max_wait, interval=timedelta(seconds=interval))
         if slot is None:
             return wait
         time.sleep(max(0.0, (slot - timezone.now()).total_seconds()))
         if not WebhookPacing.objects.filter(webhook_key=key, held_until__gt=slot).exists():
             return None
-    return max(_seconds_to_next_slot(key), INTERVAL.total_seconds())
+    return max(_seconds_to_next_slot(key), interval)
 
 
 def hold(webhook_url: str, seconds: float) -> None:
@@ -84,7 +86,9 @@ def _ensure_row(key: str) -> None:
     )
 
 
-def _take_slot(key: str, *, max_wait: float) -> tuple[datetime | None, float]:
+def _take_slot(
+    key: str, *, max_wait: float, interval: timedelta = INTERVAL
+) -> tuple[datetime | None, float]:
     """(the slot, seconds to it) if the next free one is within max_wait, else (None, seconds)."""
     for _ in range(MAX_ROUNDS):
         seen = WebhookPacing.objects.values_list("next_send_at", flat=True).get(webhook_key=key)
@@ -96,11 +100,11 @@ def _take_slot(key: str, *, max_wait: float) -> tuple[datetime | None, float]:
         # Compare-and-set: of the senders that read the same next_send_at,
         # exactly one changes the row, and only it owns this slot.
         taken = WebhookPacing.objects.filter(webhook_key=key, next_send_at=seen).update(
-            next_send_at=slot + INTERVAL
+            next_send_at=slot + interval
         )
         if taken:
             return slot, wait
-    return None, INTERVAL.total_seconds()
+    return None, interval.total_seconds()
 
 
 def _seconds_to_next_slot(key: str) -> float:

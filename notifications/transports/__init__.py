@@ -15,21 +15,22 @@ Each module defines:
 from importlib import import_module
 from types import ModuleType
 
-KINDS = (
-    "slack",
-    "discord",
-    "teams",
-    "googlechat",
-    "mattermost",
-    "telegram",
-    "pagerduty",
-    "opsgenie",
-    "ntfy",
-    "gotify",
-    "pushover",
-    "email",
-    "webhook",
-)
+# Each kind with its label, in the order pages list them.
+KINDS = {
+    "slack": "Slack",
+    "discord": "Discord",
+    "teams": "Microsoft Teams",
+    "googlechat": "Google Chat",
+    "mattermost": "Mattermost",
+    "telegram": "Telegram",
+    "pagerduty": "PagerDuty",
+    "opsgenie": "Opsgenie",
+    "ntfy": "ntfy",
+    "gotify": "Gotify",
+    "pushover": "Pushover",
+    "email": "Email",
+    "webhook": "Webhook",
+}
 
 
 def get(kind: str) -> ModuleType:

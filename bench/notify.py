@@ -19,7 +19,9 @@ What it does, all on 127.0.0.1:
       transport says (Slack 1 message/s per webhook, Discord 2/s); by default
       100 monitors, since 1,000 would take Slack about 1,000 s;
  3. starts --workers celery workers with the Procfile's command line
-    (--pool threads, --concurrency 16 unless told), warms them with
+    (--pool threads, --concurrency 16 unless told) and beat (unless
+    --no-beat: its sweeper re-enqueues a paced message that ran out of
+    retries; the sites are never due, so it starts no check), warms them with
     --warmup transitions of another project (not measured), then
  4. in one transaction stores a failing check (HTTP 503) and a down
     transition for every monitor; commits; records the commit time; then
@@ -94,6 +96,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--redis-url", default=BENCH_REDIS_URL, help="the broker; its db is flushed")
     add("--db", default="uptime_notifybench", help="scratch database (dropped and created)")
     add("--keep", action="store_true", help="keep the database and the logs")
+    add(
+        "--beat",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run celery beat too (its sweeper re-enqueues what ran out of retries)",
+    )
     add("--py-spy", metavar="FILE", help="py-spy the worker (GIL holder, collapsed stacks)")
     args = parser.parse_args(argv)
     if args.monitors is None:
@@ -262,6 +270,8 @@ def start_workers(procs: ProcessSet, args: argparse.Namespace) -> list[int]:
     pids = []
     for n in range(args.workers):
         pids.append(procs.start(f"worker{n}", [*argv, "--hostname", f"notify{n}@%h"]).pid)
+    if args.beat:
+        procs.start("beat", procfile_commands(0)["beat"])
     deadline = time.monotonic() + 90
     for n in range(args.workers):
         while " ready." not in procs.tail(f"worker{n}", 1_000_000):

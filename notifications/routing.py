@@ -8,14 +8,19 @@ recovery.
 """
 
 import functools
+import logging
 
 from django.db import transaction
 
 from monitor.errors import ErrorKind
 from monitor.models import Transition
-from notifications import messages
+from notifications import messages, transports
 from notifications.models import Channel, Notification
 from sites.models import Site
+
+log = logging.getLogger(__name__)
+# Unpaced messages per delivery task: sent concurrently (notifications.fanout).
+SEND_BATCH = 300
 
 
 def event_for(transition: Transition) -> str:
@@ -38,15 +43,39 @@ def channels_of(site: Site) -> list[Channel]:
     return [channel for channel in chosen if channel.enabled]
 
 
-def route_transition(transition: Transition) -> list[int]:
+def channels_of_many(sites: list[Site]) -> dict[int, list[Channel]]:
+    """channels_of() for many monitors in two queries: {site id: its channels}."""
+    through = Channel.sites.through
+    chosen: dict[int, list[Channel]] = {}
+    picked = through.objects.filter(site_id__in={s.pk for s in sites}).select_related("channel")
+    for row in picked:
+        chosen.setdefault(row.site_id, []).append(row.channel)
+    defaults: dict[int, list[Channel]] = {}
+    for channel in Channel.objects.filter(
+        project_id__in={s.project_id for s in sites}, is_default=True
+    ):
+        defaults.setdefault(channel.project_id, []).append(channel)
+    return {
+        site.pk: [
+            channel
+            for channel in chosen.get(site.pk) or defaults.get(site.project_id, [])
+            if channel.enabled
+        ]
+        for site in sites
+    }
+
+
+def route_transition(transition: Transition, *, channels: list[Channel] | None = None) -> list[int]:
     """Create the transition's notifications (once each); return the new ones' ids.
 
     Call inside the transaction that marks the transition routed; enqueue
-    the returned ids after it commits.
+    the returned ids after it commits. `channels`: the monitor's, if known.
     """
     event = event_for(transition)
     recipients = []
-    for channel in channels_of(transition.site):
+    if channels is None:
+        channels = channels_of(transition.site)
+    for channel in channels:
         if channel.is_escalation:
             if event == messages.UP and _was_escalated(channel, transition):
                 recipients.append(channel)
@@ -91,23 +120,30 @@ def create(
 
 
 def enqueue_after_commit(notification_ids: list[int]) -> None:
-    """Queue each notification's delivery once the rows are committed."""
+    """Queue the notifications' delivery once the rows are committed.
+
+    Unpaced ones go together, in batches (notifications.fanout); a paced one
+    gets a task of its own, since it may wait for its destination's turn.
+    """
     if notification_ids:
         transaction.on_commit(functools.partial(_enqueue, list(notification_ids)))
 
 
 def _enqueue(notification_ids: list[int]) -> None:
-    from notifications.tasks import deliver_notification  # tasks import this module
+    from notifications.tasks import deliver_notification, deliver_notifications
 
-    for notification_id in notification_ids:
-        try:
+    kinds = dict(
+        Notification.objects.filter(id__in=notification_ids).values_list("id", "channel__kind")
+    )
+    paced = [i for i in notification_ids if i in kinds and transports.get(kinds[i]).PACE > 0]
+    unpaced = [i for i in notification_ids if i in kinds and i not in set(paced)]
+    try:
+        for start in range(0, len(unpaced), SEND_BATCH):
+            deliver_notifications.delay(unpaced[start : start + SEND_BATCH])
+        for notification_id in paced:
             deliver_notification.delay(notification_id)
-        except Exception:  # the row is durable: the sweeper sends it
-            import logging
-
-            logging.getLogger(__name__).exception(
-                "Could not enqueue notification %s; the sweeper will send it", notification_id
-            )
+    except Exception:  # the rows are durable: the sweeper sends them
+        log.exception("Could not enqueue %d notifications; the sweeper will send them", len(kinds))
 
 
 def _was_escalated(channel: Channel, recovery: Transition) -> bool:

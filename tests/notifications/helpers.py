@@ -68,7 +68,10 @@ def deliver_each_pending(transition_id: int) -> dict[str, str]:
 def deliver_owed() -> list[str]:
     """One attempt at every pending notification (connectivity messages too), oldest first."""
     owed = Notification.objects.filter(status=Notification.Status.PENDING).order_by("id")
-    return [delivery.deliver_notification(row_id).outcome for row_id in owed.values_list("id", flat=True)]
+    return [
+        delivery.deliver_notification(row_id).outcome
+        for row_id in owed.values_list("id", flat=True)
+    ]
 
 
 def run_with_retries(task, *args, **kwargs) -> tuple[object, list[float]]:

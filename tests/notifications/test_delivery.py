@@ -57,7 +57,11 @@ def test_routing_makes_one_pending_notification_and_marks_the_transition_routed(
     assert down_transition.notify_lease_until is None
     assert down_transition.notify_attempts == 1
     [notification] = notifications_of(down_transition.id)
-    assert (notification.status, notification.event, notification.attempts) == ("pending", "down", 0)
+    assert (notification.status, notification.event, notification.attempts) == (
+        "pending",
+        "down",
+        0,
+    )
     assert notification.channel.name == "Slack stand-in"
     assert slack_server.log == []  # routing sends nothing itself
 
@@ -206,9 +210,7 @@ def test_a_finished_notification_is_never_sent_again(slack_server, routed, statu
     assert slack_server.log == []
 
 
-def test_a_permanent_failure_fails_the_notification_and_disables_the_channel(
-    slack_server, routed
-):
+def test_a_permanent_failure_fails_the_notification_and_disables_the_channel(slack_server, routed):
     answer(slack_server, status=404, body="no_service")
     assert deliver_notification(routed.id).outcome == Outcome.FAILED
     routed.refresh_from_db()

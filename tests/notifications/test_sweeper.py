@@ -164,9 +164,7 @@ def test_only_one_of_a_duplicated_sweeper_message_sends(slack_server, lost):
     [notification] = notifications_of(lost.id)
     age([notification.id])
     [(notification_id, token)] = reserve_unsent_notifications()
-    outcomes = [
-        deliver_notification.delay(notification_id, lease_token=token).get() for _ in "ab"
-    ]
+    outcomes = [deliver_notification.delay(notification_id, lease_token=token).get() for _ in "ab"]
     assert outcomes == ["delivered", "not_claimed"]
     assert len(slack_server.log) == 1
 

@@ -17,7 +17,6 @@ from tests.notifications.helpers import (
     answer,
     notifications_of,
     run_delivery,
-    run_with_retries,
     texts,
 )
 
@@ -128,4 +127,3 @@ def test_a_redelivered_retry_message_sends_nothing_more(slack_server, down_trans
     duplicate = deliver_notification.delay(notification.id, lease_token=1)
     assert (first, duplicate.get()) == ("delivered", "not_claimed")
     assert len(slack_server.log) == 2
-

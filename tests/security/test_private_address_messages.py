@@ -9,8 +9,8 @@ import logging
 import pytest
 from django.urls import reverse
 
-from monitor.probe import ErrorKind, Target, probe
 from monitor import curl
+from monitor.probe import ErrorKind, Target, probe
 from notifications import messages
 from notifications.transports import slack
 from notifications.transports.base import TransportError

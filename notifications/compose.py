@@ -27,6 +27,15 @@ class Cache:
         self.dependents: dict[int, int] = {}
         self.previous_down: dict[int, Transition | None] = {}
 
+    def prime(self, sites: list[Site]) -> None:
+        """One query for the batch: most monitors have no dependents at all."""
+        ids = {site.pk for site in sites} - set(self.dependents)
+        parents = set(
+            Site.objects.filter(depends_on_id__in=ids).values_list("depends_on_id", flat=True)
+        )
+        for site_id in ids - parents:
+            self.dependents[site_id] = 0
+
     def dependents_of(self, site: Site) -> int:
         if site.pk not in self.dependents:
             self.dependents[site.pk] = dependents_count(site)

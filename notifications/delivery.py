@@ -275,15 +275,14 @@ def _send(notification: Notification, token: int) -> Delivery:
     destination = transport.destination(channel.settings)
     # A destination takes a message every PACE seconds whichever worker sends
     # it; a free slot too far off is a planned retry, not a sleeping worker.
+    message = compose.message_for(notification)  # before the slot: it may take a moment
     if transport.PACE:
         held_for = pacing.wait_for_turn(destination, interval=transport.PACE)
         if held_for is not None:
             return _plan_paced_retry(notification, token, held_for)
     started = time.monotonic()
     try:
-        sent = transport.send(
-            channel.settings, compose.message_for(notification), timeout=POST_TIMEOUT
-        )
+        sent = transport.send(channel.settings, message, timeout=POST_TIMEOUT)
     except TransportError as exc:
         return failed_attempt(notification, token, exc, _elapsed_ms(started))
     now = timezone.now()

@@ -101,39 +101,43 @@ def _retry_routing_later(transition: Transition, token: int, until) -> None:
 
 def _route(transitions: list[Transition], stamp) -> None:
     targets = routing.channels_of_many([t.site for t in transitions])
+    rows = [
+        Notification(
+            channel=channel,
+            site=transition.site,
+            transition=transition,
+            event=routing.event_for(transition),
+            key=routing.transition_key(transition),
+        )
+        for transition in transitions
+        for channel in routing.recipients(transition, targets[transition.site_id])
+    ]
     with transaction.atomic():
-        created = []
-        routed, skipped = [], []
+        # ignore_conflicts: a second router's rows (same channel and key) stay as they are.
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        owed = list(
+            Notification.objects.filter(
+                transition__in=transitions,
+                key__in=[routing.transition_key(t) for t in transitions],
+                attempts=0,
+            ).values_list("id", "transition_id")
+        )
+        routed = {transition_id for _, transition_id in owed} | {row.transition_id for row in rows}
         for transition in transitions:
-            ids = routing.route_transition(transition, channels=targets[transition.site_id])
-            created += ids
-            (routed if ids else skipped).append(transition)
-        if skipped:
-            # Rare: a second router's rows would exist already; look before skipping.
-            owed = set(
-                Notification.objects.filter(
-                    transition__in=skipped, key__in=[f"t{t.pk}" for t in skipped]
-                ).values_list("transition_id", flat=True)
-            )
-            for transition in skipped:
-                if transition.id in owed:
-                    routed.append(transition)
-                else:
-                    delivery._finish_transition(
-                        transition,
-                        transition.notify_attempts,
-                        {"notification_status": Status.SKIPPED},
-                        error="No channel of this monitor wants this event",
-                    )
+            if transition.id not in routed:
+                delivery._finish_transition(
+                    transition,
+                    transition.notify_attempts,
+                    {"notification_status": Status.SKIPPED},
+                    error="No channel of this monitor wants this event",
+                )
         Transition.objects.filter(
-            id__in=[t.id for t in routed],
-            notification_status=Status.PENDING,
-            notify_lease_until=stamp,
+            id__in=routed, notification_status=Status.PENDING, notify_lease_until=stamp
         ).update(
             notification_status=Status.SENT, notified_at=timezone.now(), notify_lease_until=None
         )
-        routing.enqueue_after_commit(created)
-    log.info("Routed %d transitions to %d messages", len(routed), len(created))
+        routing.enqueue_after_commit([notification_id for notification_id, _ in owed])
+    log.info("Routed %d transitions to %d messages", len(routed), len(owed))
 
 
 # --- Delivering -------------------------------------------------------------------
@@ -166,6 +170,7 @@ def deliver_many(notification_ids: list[int]) -> None:
     if not ready:
         return
     cache = compose.Cache()
+    cache.prime([n.transition.site for n in ready if n.transition_id is not None])
     outgoing = [(n, compose.message_for(n, cache=cache)) for n in ready]
     results = list(_senders.map(_send_one, outgoing))
     _record(results, stamp)

@@ -36,15 +36,19 @@ def event_for(transition: Transition) -> str:
 
 
 def channels_of(site: Site) -> list[Channel]:
-    """The enabled channels a monitor's alerts go to, escalation channels included."""
+    """The channels a monitor's alerts go to (escalation and disabled ones included)."""
     chosen = list(site.channels.all())
     if not chosen:
         chosen = list(Channel.objects.filter(project_id=site.project_id, is_default=True))
-    return [channel for channel in chosen if channel.enabled]
+    return chosen
 
 
 def channels_of_many(sites: list[Site]) -> dict[int, list[Channel]]:
-    """channels_of() for many monitors in two queries: {site id: its channels}."""
+    """channels_of() for many monitors in two queries: {site id: its channels}.
+
+    Disabled channels are included: their messages are recorded as skipped,
+    so a monitor's page says why a channel heard nothing.
+    """
     through = Channel.sites.through
     chosen: dict[int, list[Channel]] = {}
     picked = through.objects.filter(site_id__in={s.pk for s in sites}).select_related("channel")
@@ -55,48 +59,52 @@ def channels_of_many(sites: list[Site]) -> dict[int, list[Channel]]:
         project_id__in={s.project_id for s in sites}, is_default=True
     ):
         defaults.setdefault(channel.project_id, []).append(channel)
-    return {
-        site.pk: [
-            channel
-            for channel in chosen.get(site.pk) or defaults.get(site.project_id, [])
-            if channel.enabled
-        ]
-        for site in sites
-    }
+    return {site.pk: chosen.get(site.pk) or defaults.get(site.project_id, []) for site in sites}
 
 
 def route_transition(transition: Transition, *, channels: list[Channel] | None = None) -> list[int]:
-    """Create the transition's notifications (once each); return the new ones' ids.
+    """Create the transition's notifications (once each); return the ids to queue.
 
     Call inside the transaction that marks the transition routed; enqueue
     the returned ids after it commits. `channels`: the monitor's, if known.
     """
-    event = event_for(transition)
-    recipients = []
     if channels is None:
         channels = channels_of(transition.site)
-    for channel in channels:
-        if channel.is_escalation:
-            if event == messages.UP and _was_escalated(channel, transition):
-                recipients.append(channel)
-        elif channel.wants(event):
-            recipients.append(channel)
     return create(
-        recipients,
-        event=event,
-        key=f"t{transition.pk}",
+        recipients(transition, channels),
+        event=event_for(transition),
+        key=transition_key(transition),
         site=transition.site,
         transition=transition,
     )
 
 
+def recipients(transition: Transition, channels: list[Channel]) -> list[Channel]:
+    """Which of a monitor's channels hear of this transition."""
+    event = event_for(transition)
+    chosen = []
+    for channel in channels:
+        if channel.is_escalation:
+            if event == messages.UP and _was_escalated(channel, transition):
+                chosen.append(channel)
+        elif channel.wants(event):
+            chosen.append(channel)
+    return chosen
+
+
+def transition_key(transition: Transition) -> str:
+    return f"t{transition.pk}"
+
+
 def create(
     channels, *, event: str, key: str, site=None, transition=None, context=None
 ) -> list[int]:
-    """One pending Notification per channel for `key`; return the ids of those created now.
+    """One pending Notification per channel for `key`; return the ids to queue.
 
     The unique (channel, key) constraint makes a second router's rows no-ops,
-    so a message exists once however many workers route the same change.
+    so a message exists once however many workers route the same change. The
+    ids are those not yet tried: a row another router made a moment ago is
+    queued twice, and its claim lets only one send it.
     """
     rows = [
         Notification(

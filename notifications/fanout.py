@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 Status = Transition.NotificationStatus
 Outcome = NotificationAttempt.Outcome
 # Requests in flight at once from one worker process; they wait on the network.
-SENDERS = 16
+SENDERS = 64
 _senders = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="notify")
 
 
@@ -120,7 +120,9 @@ def _route(transitions: list[Transition], stamp) -> None:
                 transition__in=transitions,
                 key__in=[routing.transition_key(t) for t in transitions],
                 attempts=0,
-            ).values_list("id", "transition_id")
+            )
+            .order_by("transition_id", "channel_id")
+            .values_list("id", "transition_id")
         )
         routed = {transition_id for _, transition_id in owed} | {row.transition_id for row in rows}
         for transition in transitions:
@@ -136,8 +138,19 @@ def _route(transitions: list[Transition], stamp) -> None:
         ).update(
             notification_status=Status.SENT, notified_at=timezone.now(), notify_lease_until=None
         )
-        routing.enqueue_after_commit([notification_id for notification_id, _ in owed])
+        routing.enqueue_after_commit(_first_alerts_first(owed))
     log.info("Routed %d transitions to %d messages", len(routed), len(owed))
+
+
+def _first_alerts_first(owed: list[tuple[int, int]]) -> list[int]:
+    """Each transition's first message, then each one's second…: when a thousand
+    monitors go down at once, everyone hears of each one as early as possible."""
+    rank: dict[int, int] = {}
+    ordered = []
+    for notification_id, transition_id in owed:
+        ordered.append((rank.get(transition_id, 0), notification_id))
+        rank[transition_id] = rank.get(transition_id, 0) + 1
+    return [notification_id for _, notification_id in sorted(ordered)]
 
 
 # --- Delivering -------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sites.models import Site
 
 log = logging.getLogger(__name__)
 # Unpaced messages per delivery task: sent concurrently (notifications.fanout).
-SEND_BATCH = 300
+SEND_BATCH = 100
 
 
 def event_for(transition: Transition) -> str:
@@ -144,7 +144,7 @@ def _enqueue(notification_ids: list[int]) -> None:
         Notification.objects.filter(id__in=notification_ids).values_list("id", "channel__kind")
     )
     paced = [i for i in notification_ids if i in kinds and transports.get(kinds[i]).PACE > 0]
-    unpaced = [i for i in notification_ids if i in kinds and i not in set(paced)]
+    unpaced = [i for i in notification_ids if i in kinds and transports.get(kinds[i]).PACE == 0]
     try:
         for start in range(0, len(unpaced), SEND_BATCH):
             deliver_notifications.delay(unpaced[start : start + SEND_BATCH])

@@ -17,8 +17,9 @@ from sites.services import SECRET_MASK
 EVENTS_HELP = "Events it wants: " + ", ".join(Channel.Event.values) + "."
 
 
-def minutes_field(help_text: str) -> serializers.IntegerField:
+def minutes_field(source: str, help_text: str) -> serializers.IntegerField:
     return serializers.IntegerField(
+        source=source,
         required=False,
         allow_null=True,
         min_value=1,
@@ -46,11 +47,13 @@ class ChannelUpdateInputSerializer(StrictInputSerializer):
         help_text="Alerts of every monitor that has not chosen its own channels come here.",
     )
     remindEveryMinutes = minutes_field(
-        "While a monitor stays down and unacknowledged, remind every so many minutes; null: never."
+        "remind_every_minutes",
+        "While a monitor stays down and unacknowledged, remind every so many minutes; null: never.",
     )
     escalateAfterMinutes = minutes_field(
+        "escalate_after_minutes",
         "An escalation channel: told when a down monitor is still unacknowledged "
-        "this many minutes later; null: not an escalation channel."
+        "this many minutes later; null: not an escalation channel.",
     )
     enabled = serializers.BooleanField(
         required=False,

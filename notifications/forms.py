@@ -153,6 +153,8 @@ def _field(spec, *, stored: bool) -> forms.Field:
         if stored:
             attrs["placeholder"] = SECRET_MASK
             common["help_text"] = (spec.help + " " if spec.help else "") + "Empty: keep it."
+        if spec.type in ("emails", "headers"):  # several lines; the stored ones never shown
+            return forms.CharField(widget=forms.Textarea({"rows": 3, **attrs}), **common)
         return forms.CharField(
             widget=forms.PasswordInput(render_value=False, attrs=attrs), **common
         )

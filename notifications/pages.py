@@ -112,7 +112,7 @@ def channel_edit(request: HttpRequest, pk: int, channel_id: int) -> HttpResponse
         "channel": channel,
         "form": form,
         "kind": channel.kind,
-        "kind_label": channel.get_kind_display(),
+        "kind_label": KINDS.get(channel.kind, channel.kind),
     }
     return render(request, "notifications/channel_edit.html", context)
 

@@ -12,7 +12,7 @@ PermissionDenied); None is an operator at the command line.
 from dataclasses import dataclass
 from types import ModuleType
 
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -169,36 +169,53 @@ class TestResult:
     error: str = ""
 
 
-def channel_test(*, channel: Channel, timeout: float = TIMEOUT) -> TestResult:
+def channel_test(
+    *, channel: Channel, title: str = TEST_TITLE, timeout: float = TIMEOUT
+) -> TestResult:
     """Send a test message now, through the channel's transport, and say how it went.
 
     The outcome is the channel's health (last success, last error), but a
     failed test never disables the channel: it is a question, not an alert.
     Outside any transaction: the request goes out before anything is written.
     """
-    module = transports.get(channel.kind)
-    try:
-        sent = module.send(channel.settings, test_message(channel), timeout=timeout)
-    except TransportError as exc:
+    message = message_for_test(
+        title=title,
+        detail=f"Alerts of the project {channel.project.name} reach this channel ({channel.name}).",
+        project_id=channel.project_id,
+        dedup_key=f"uptime-test-{channel.pk}",
+    )
+    result = send_test(channel.kind, channel.settings, message, timeout=timeout)
+    if result.ok:
+        Channel.objects.filter(pk=channel.pk).update(last_success_at=timezone.now())
+    else:
         Channel.objects.filter(pk=channel.pk).update(
-            last_error=exc.message[:500], last_error_at=timezone.now()
+            last_error=result.error[:500], last_error_at=timezone.now()
         )
+    return result
+
+
+def send_test(
+    kind: str, settings: dict, message: messages.Message, *, timeout: float = TIMEOUT
+) -> TestResult:
+    """Send a message through a kind's transport: what the destination said, never raising."""
+    try:
+        sent = transports.get(kind).send(settings, message, timeout=timeout)
+    except TransportError as exc:
         return TestResult(ok=False, status_code=exc.status_code, error=exc.message)
-    Channel.objects.filter(pk=channel.pk).update(last_success_at=timezone.now())
     return TestResult(ok=True, status_code=sent.status_code, answer=sent.answer)
 
 
-def test_message(channel: Channel) -> messages.Message:
-    base = settings.UPTIME_BASE_URL.rstrip("/")
+def message_for_test(
+    *, title: str = TEST_TITLE, detail: str = "", project_id: int | None = None, dedup_key: str = ""
+) -> messages.Message:
+    base = django_settings.UPTIME_BASE_URL.rstrip("/")
     return messages.Message(
         event=messages.TEST,
-        title=TEST_TITLE,
-        details=(
-            f"Alerts of the project {channel.project.name} reach this channel ({channel.name}).",
-        ),
+        title=title,
+        details=(detail,) if detail else (),
         happened_at=timezone.now(),
-        link=f"{base}/?project={channel.project_id}",
-        dedup_key=f"uptime-test-{channel.pk}",
+        link=f"{base}/?project={project_id}" if project_id else f"{base}/",
+        dedup_key=dedup_key or "uptime-test",
     )
 
 

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from notifications.models import Channel
 from notifications.services import channel_test
+from notifications.transports import KINDS
 
 MAX_ID_DIGITS = 19
 
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         channel = find_channel(channel_id)
         result = channel_test(channel=channel)
         status = f"HTTP {result.status_code}" if result.status_code else "no HTTP status"
-        label = f"{channel.name} ({channel.get_kind_display()}, project {channel.project.name})"
+        kind = KINDS.get(channel.kind, channel.kind)
+        label = f"{channel.name} ({kind}, project {channel.project.name})"
         if not result.ok:
             # result.error never contains the channel's secrets (the transports redact them).
             raise CommandError(

@@ -35,6 +35,7 @@ from notifications.services import (
 )
 from sites.api import BAD_INPUT, FORBIDDEN, PROJECT_PARAMETER, project_from_query
 from teams.access import Action
+from teams.api import PROJECT_NOT_FOUND
 from teams.models import Project
 from teams.selectors import project_get
 from teams.services import personal_project_ensure
@@ -97,7 +98,7 @@ class ChannelListApi(ChannelApiView):
     @extend_schema(
         operation_id="channel_list",
         parameters=[PROJECT_PARAMETER],
-        responses={200: ChannelListOutputSerializer},
+        responses={200: ChannelListOutputSerializer, 404: PROJECT_NOT_FOUND},
     )
     def get(self, request: Request) -> Response:
         """The channels of your projects (or of one), with their health; secrets masked."""

@@ -236,3 +236,18 @@ def test_editors_and_viewers_see_no_banner(client, team, hook):
     for member in (team.editor, team.viewer, team.outsider):
         page = as_(client, member).get(reverse("dashboard")).content.decode()
         assert "Old hook" not in page
+
+
+def test_a_header_line_without_a_colon_is_shown_beside_the_headers(client, team, hook):
+    response = as_(client, team.editor).post(
+        add_url(team, "webhook"),
+        {
+            "kind": "webhook",
+            "name": "Receiver",
+            "config_url": hook.url_for("/in"),
+            "config_headers": "X-Team ops",
+        },
+    )
+    assert response.status_code == 200
+    assert "Name: value" in str(response.context["form"].errors["config_headers"])
+    assert not Channel.objects.exists()

@@ -145,6 +145,13 @@ class _MonitorInput(StrictInputSerializer):
         source="depends_on",
         help_text="The id of a monitor of the same project this one depends on.",
     )
+    channels = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=1000,
+        help_text="Ids of the project's channels its alerts go to; empty: the project's "
+        "default channels.",
+    )
 
     def get_fields(self):
         return {**super().get_fields(), **kind_option_fields()}
@@ -215,6 +222,7 @@ class SiteOutputSerializer(serializers.Serializer):
     successThreshold = serializers.IntegerField(source="success_threshold")
     retryInterval = serializers.IntegerField(source="retry_interval")
     dependsOn = serializers.IntegerField(source="depends_on_id", allow_null=True)
+    channels = serializers.SerializerMethodField()
     certExpiresAt = serializers.DateTimeField(source="cert_expires_at", allow_null=True)
     pingUrl = serializers.SerializerMethodField()
     status = serializers.ChoiceField(choices=Site.Status.choices)
@@ -240,6 +248,15 @@ class SiteOutputSerializer(serializers.Serializer):
         if maintenance is None:  # one site: ask now
             maintenance = in_maintenance([site.pk], timezone.now())
         return site.display_status(in_maintenance=site.pk in maintenance)
+
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.IntegerField(),
+            help_text="The channels it chose; empty: the project's default channels.",
+        )
+    )
+    def get_channels(self, site: Site) -> list[int]:
+        return sorted(channel.pk for channel in site.channels.all())
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_pingUrl(self, site: Site) -> str | None:

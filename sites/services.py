@@ -20,7 +20,7 @@ from monitor.models import (
     MonitoringGap,
     Transition,
 )
-from notifications.models import NotificationAttempt
+from notifications.models import Channel, NotificationAttempt
 from sites.models import DUPLICATE_URL, Site
 from sites.targets import normalize_url
 from teams.audit import AuditAction, audit_record
@@ -56,6 +56,7 @@ def site_create(
     success_threshold: int = 1,
     retry_interval: int = 20,
     depends_on: Site | None = None,
+    channels: list[int] | None = None,
     actor: AbstractBaseUser | None = None,
     request: HttpRequest | None = None,
 ) -> Site:
@@ -63,6 +64,7 @@ def site_create(
 
     `options` are the kind's options in the API's names, secrets among them
     (monitor.kinds); an http monitor's URL may come as `url`, as in the seed.
+    `channels` are ids of the project's channels; none: the project's defaults.
     """
     site = Site(
         project=project,
@@ -84,8 +86,11 @@ def site_create(
     # Check a new monitor straight away; a heartbeat is never checked, it is pinged.
     site.next_check_at = None if kind == "heartbeat" else timezone.now()
     site.full_clean()
+    chosen = _channels(project, channels)
     with transaction.atomic():
         _save(site)
+        if chosen:
+            site.channels.set(chosen)
         _audit(AuditAction.SITE_CREATED, site, actor, request, {"url": site.url})
     return site
 
@@ -97,9 +102,11 @@ def site_update(
     request: HttpRequest | None = None,
     **changes,
 ) -> Site:
+    channels = changes.pop("channels", None)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    chosen = _channels(site.project, channels)
     was_enabled = site.enabled
     before = {field: getattr(site, field) for field in changes}
     saved = [*changes, "next_check_at"]
@@ -121,6 +128,9 @@ def site_update(
         with transaction.atomic():
             # Save only what a user may edit, so a concurrent check's state is kept.
             site.save(update_fields=saved)
+            if chosen is not None:
+                before["channels"] = sorted(site.channels.values_list("pk", flat=True))
+                site.channels.set(chosen)
             _audit_update(site, before, actor, request)
     except DatabaseError:
         # update_fields on a row deleted meanwhile updates nothing and raises.
@@ -165,6 +175,18 @@ def site_delete(
     site.pk = None  # as Model.delete() leaves it
 
 
+def _channels(project: Project, ids: list[int] | None) -> list[Channel] | None:
+    """The project's channels with these ids (a ValidationError on `channels` for any other)."""
+    if ids is None:
+        return None
+    found = list(Channel.objects.filter(project=project, pk__in=set(ids)))
+    missing = sorted(set(ids) - {channel.pk for channel in found})
+    if missing:
+        listed = ", ".join(map(str, missing[:20]))
+        raise ValidationError({"channels": [f"The project has no channel with the id {listed}."]})
+    return found
+
+
 def _split(kind: str, options: dict) -> tuple[dict, dict]:
     """(plain options, secrets), a masked secret dropped so the stored one stays."""
     secret_names = kinds.get(kind).SECRETS
@@ -176,9 +198,9 @@ def _split(kind: str, options: dict) -> tuple[dict, dict]:
 def _audit_update(site: Site, before: dict, actor, request) -> None:
     """One event per update: paused or resumed when only `enabled` changed, else changed."""
     changed = {
-        field: {"from": old, "to": getattr(site, field)}
+        field: {"from": old, "to": _value(site, field)}
         for field, old in before.items()
-        if old != getattr(site, field)
+        if old != _value(site, field)
     }
     if not changed:
         return
@@ -187,6 +209,12 @@ def _audit_update(site: Site, before: dict, actor, request) -> None:
         _audit(action, site, actor, request, {})
     else:
         _audit(AuditAction.SITE_CHANGED, site, actor, request, changed)
+
+
+def _value(site: Site, field: str):
+    if field == "channels":
+        return sorted(site.channels.values_list("pk", flat=True))
+    return getattr(site, field)
 
 
 def _audit(action: AuditAction, site: Site, actor, request, detail: dict) -> None:

@@ -27,6 +27,7 @@ from accounts.adapter import LOCKOUT
 from accounts.limits import attempt_key, failure_counted, lockout_message, seconds_locked_out
 from monitor.checking import check_site_now
 from monitor.maintenance import in_maintenance
+from notifications.selectors import disabled_channels
 from sites import selectors
 from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
 from sites.kind_fields import option_rows
@@ -155,6 +156,8 @@ def _render_dashboard(
     context = {
         "form": form,
         "projects": project_list(user=request.user).order_by("name", "id"),
+        # Channels a permanent error turned off, for the projects the user administers.
+        "disabled_channels": disabled_channels(user=request.user),
         **_site_list_context(request, project),
     }
     return render(request, "sites/dashboard.html", context, status=status)

@@ -34,6 +34,9 @@ class AuditAction(StrEnum):
     MAINTENANCE_CREATED = "maintenance.created"
     MAINTENANCE_CHANGED = "maintenance.changed"
     MAINTENANCE_DELETED = "maintenance.deleted"
+    CHANNEL_CREATED = "channel.created"
+    CHANNEL_CHANGED = "channel.changed"
+    CHANNEL_DELETED = "channel.deleted"
 
 
 def audit_record(

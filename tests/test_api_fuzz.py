@@ -41,6 +41,7 @@ import monitor.probe
 from monitor.models import MaintenanceWindow
 from monitor.net import AddressNotAllowed, check_address, resolve
 from monitor.probe import ErrorKind, Target, probe
+from notifications.models import Channel
 from sites.models import Site
 from teams.models import ApiToken, Invitation, Membership, Project, Role
 from teams.tokens import digest_of
@@ -77,7 +78,20 @@ FUZZED_OPERATIONS = [
     "GET /api/maintenance/{window_id}/",
     "PATCH /api/maintenance/{window_id}/",
     "DELETE /api/maintenance/{window_id}/",
+    "GET /api/channels/",
+    "POST /api/channels/",
+    "GET /api/channels/{channel_id}/",
+    "PATCH /api/channels/{channel_id}/",
+    "DELETE /api/channels/{channel_id}/",
+    "GET /api/channel-kinds/",
 ]
+# Operations left out, and why.
+UNFUZZED_OPERATIONS = {
+    # It sends through monitor.curl, whose name lookups this file has no
+    # stand-in for (only the probe's): a generated URL could become real DNS.
+    # tests/notifications/test_channels_api.py tests it against a local stand-in.
+    "POST /api/channels/{channel_id}/test/",
+}
 # Examples per operation: the whole file runs in about 20 s.
 MAX_EXAMPLES = 150
 CHECKS = [
@@ -98,6 +112,7 @@ FUZZ_IDS = {
     "invitation_id": 424245,
     "token_id": 424246,
     "window_id": 424247,
+    "channel_id": 424248,
 }
 
 
@@ -288,6 +303,16 @@ def reset_fuzz_objects(key: str) -> None:
             "timezone": "Europe/Berlin",
         },
     )
+    Channel.objects.update_or_create(
+        pk=FUZZ_IDS["channel_id"],
+        defaults={
+            "project": project,
+            "kind": "slack",
+            "name": "fuzz channel",
+            "config": {},
+            "secrets": {"url": "https://fuzz-target.example/hook"},
+        },
+    )
     Invitation.objects.update_or_create(
         pk=FUZZ_IDS["invitation_id"],
         defaults={
@@ -382,7 +407,7 @@ def case_strategy(operation) -> st.SearchStrategy:
 
 def test_every_operation_is_fuzzed(api_schema):
     labels = {result.ok().label for result in api_schema.get_all_operations()}
-    assert labels == set(FUZZED_OPERATIONS)
+    assert labels == set(FUZZED_OPERATIONS) | UNFUZZED_OPERATIONS
 
 
 # Parametrized by hand rather than with schemathesis.pytest.from_fixture, whose

@@ -42,6 +42,15 @@ MAINTENANCE_OPERATIONS = {
     ("/api/maintenance/{window_id}/", "patch"),
     ("/api/maintenance/{window_id}/", "delete"),
 }
+CHANNEL_OPERATIONS = {
+    ("/api/channels/", "get"),
+    ("/api/channels/", "post"),
+    ("/api/channels/{channel_id}/", "get"),
+    ("/api/channels/{channel_id}/", "patch"),
+    ("/api/channels/{channel_id}/", "delete"),
+    ("/api/channels/{channel_id}/test/", "post"),
+    ("/api/channel-kinds/", "get"),
+}
 
 
 def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
@@ -51,7 +60,9 @@ def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
     schema = response.json()
     validate_schema(schema)  # raises on anything OpenAPI 3 does not allow
     operations = {(path, method) for path, item in schema["paths"].items() for method in item}
-    assert operations == SEED_OPERATIONS | TEAMS_OPERATIONS | MAINTENANCE_OPERATIONS
+    assert operations == (
+        SEED_OPERATIONS | TEAMS_OPERATIONS | MAINTENANCE_OPERATIONS | CHANNEL_OPERATIONS
+    )
 
 
 def test_the_schema_describes_the_site_in_camel_case_with_a_nullable_error(api_client):

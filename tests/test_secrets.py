@@ -68,7 +68,7 @@ def run_test_slack(capsys) -> str:
     return f"{failure.value}\n{captured.out}\n{captured.err}"
 
 
-def test_test_slack_does_not_show_the_webhook_when_nothing_listens(webhook_url, capsys):
+def test_test_slack_does_not_show_the_webhook_when_nothing_listens(webhook_url, capsys, db):
     output = run_test_slack(capsys)
     assert "Slack did not accept" in output
     assert_hidden(output, webhook_url)
@@ -76,7 +76,7 @@ def test_test_slack_does_not_show_the_webhook_when_nothing_listens(webhook_url, 
 
 @pytest.mark.parametrize("status", [404, 500])
 def test_test_slack_does_not_show_the_webhook_when_slack_refuses(
-    slack_server, settings, capsys, status
+    slack_server, settings, capsys, status, db
 ):
     settings.SLACK_WEBHOOK_URL = slack_server.url_for(f"/services/{SECRET}")
     # An answer that echoes the URL, as a misbehaving proxy might.

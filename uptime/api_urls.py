@@ -15,6 +15,12 @@ from rest_framework.permissions import IsAuthenticated
 
 from monitor.api import CheckAllApi, CheckApi, PingApi, StatusApi
 from monitor.maintenance_api import MaintenanceCollectionApi, MaintenanceDetailApi
+from notifications.api import (
+    ChannelCollectionApi,
+    ChannelDetailApi,
+    ChannelKindListApi,
+    ChannelTestApi,
+)
 from sites.api import SiteCollectionApi, SiteDetailApi
 from teams.api import (
     AuditListApi,
@@ -69,6 +75,14 @@ urlpatterns = [
         MaintenanceDetailApi.as_view(),
         name="api-maintenance-window",
     ),
+    re_path(r"^channels/?$", ChannelCollectionApi.as_view(), name="api-channels"),
+    re_path(r"^channels/(?P<channel_id>[^/]+)/?$", ChannelDetailApi.as_view(), name="api-channel"),
+    re_path(
+        r"^channels/(?P<channel_id>[^/]+)/test/?$",
+        ChannelTestApi.as_view(),
+        name="api-channel-test",
+    ),
+    re_path(r"^channel-kinds/?$", ChannelKindListApi.as_view(), name="api-channel-kinds"),
     re_path(r"^tokens/?$", TokenCollectionApi.as_view(), name="api-tokens"),
     re_path(r"^tokens/(?P<token_id>[^/]+)/?$", TokenRevokeApi.as_view(), name="api-token"),
     # The schema needs credentials like every other route. It is served as

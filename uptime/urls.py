@@ -47,6 +47,7 @@ urlpatterns = [
         maintenance_pages.maintenance_delete_page,
         name="maintenance_delete",
     ),
+    path("", include("notifications.urls")),
     path("", include("teams.urls")),
     path("", include("sites.urls")),
 ]

@@ -31,6 +31,7 @@ SITE_KEYS = {
     "successThreshold",
     "retryInterval",
     "dependsOn",
+    "channels",
     "certExpiresAt",
     "pingUrl",
     "state",

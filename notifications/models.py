@@ -21,7 +21,9 @@ class Channel(models.Model):
     alert again; the project's admins see why on the dashboard.
     """
 
-    Kind = models.TextChoices("Kind", [(kind, label) for kind, label in transports.KINDS.items()])
+    Kind = models.TextChoices(
+        "Kind", [(kind.upper(), (kind, label)) for kind, label in transports.KINDS.items()]
+    )
 
     class Event(models.TextChoices):
         DOWN = messages.DOWN, "Down"

@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
             name='Channel',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('Slack', 'Slack'), ('Discord', 'Discord'), ('Microsoft Teams', 'Teams'), ('Google Chat', 'Googlechat'), ('Mattermost', 'Mattermost'), ('Telegram', 'Telegram'), ('PagerDuty', 'Pagerduty'), ('Opsgenie', 'Opsgenie'), ('ntfy', 'Ntfy'), ('Gotify', 'Gotify'), ('Pushover', 'Pushover'), ('Email', 'Email'), ('Webhook', 'Webhook')], max_length=16)),
+                ('kind', models.CharField(choices=[('slack', 'Slack'), ('discord', 'Discord'), ('teams', 'Microsoft Teams'), ('googlechat', 'Google Chat'), ('mattermost', 'Mattermost'), ('telegram', 'Telegram'), ('pagerduty', 'PagerDuty'), ('opsgenie', 'Opsgenie'), ('ntfy', 'ntfy'), ('gotify', 'Gotify'), ('pushover', 'Pushover'), ('email', 'Email'), ('webhook', 'Webhook')], max_length=16)),
                 ('name', models.CharField(max_length=100)),
                 ('config', models.JSONField(blank=True, default=dict)),
                 ('secrets', models.JSONField(blank=True, default=dict, editable=False)),

@@ -59,7 +59,7 @@ from bench.common import (
     target_argv,
     wait_for_port,
 )
-from bench.pipeline import create_database, drop_database, flush_bench_redis, stop_on_sigterm
+from bench.pipeline import create_database, drop_database, stop_on_sigterm
 
 USERNAME = "small-end"
 
@@ -82,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the target serves HTTPS (a self-signed certificate each monitor trusts by caBundle)",
     )
     add("--db", default="uptime_engine_small", help="scratch database (dropped and created)")
+    add("--redis-url", default=BENCH_REDIS_URL, help="the broker's Redis db (flushed)")
     add("--env", action="append", default=[], help="NAME=VALUE for every process (repeatable)")
     add("--keep-logs", action="store_true")
     args = parser.parse_args(argv)
@@ -190,11 +191,17 @@ def base_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
     env.pop("CELERY_BROKER_URL", None)
     if args.mode == "production":
         env["DATABASE_URL"] = database_url(args.db)
-        env["CELERY_BROKER_URL"] = BENCH_REDIS_URL
+        env["CELERY_BROKER_URL"] = args.redis_url
     for item in args.env:
         name, _, value = item.partition("=")
         env[name] = value
     return env
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
 
 
 def prepare_database(args: argparse.Namespace) -> str:
@@ -205,7 +212,7 @@ def prepare_database(args: argparse.Namespace) -> str:
     from teams.tokens import token_create
 
     if args.mode == "production":
-        flush_bench_redis()
+        flush_redis(args.redis_url)
         create_database(args.db)
     call_command("migrate", verbosity=0, interactive=False)
     user = get_user_model().objects.create_user(username=USERNAME, password="small-end-bench")
@@ -435,7 +442,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"kept the logs in {kept}")
             if args.mode == "production":
                 drop_database(args.db)
-                flush_bench_redis()
+                flush_redis(args.redis_url)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# make run's processes: Procfile.run (one web worker, beat inside the worker)
+# by default; PROCFILE=Procfile runs production's web, worker and beat.
+PROCFILE ?= Procfile.run
 
 .PHONY: run test test-service install migrate lint format bench bench-quick bench-small clean
 
@@ -44,7 +47,7 @@ export HONCHO_RUN
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "Uptime on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
-	exec $(BIN)/python -c "$$HONCHO_RUN" --procfile Procfile start --port $(PORT)
+	exec $(BIN)/python -c "$$HONCHO_RUN" --procfile $(PROCFILE) start --port $(PORT)
 
 test: install
 	$(BIN)/pytest -m "not service"

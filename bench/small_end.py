@@ -1,7 +1,7 @@
 """The small end: 1,000 sites every 20 s (50 checks/s) on the processes of the Procfile.
 
     .venv/bin/python bench/small_end.py                    # PostgreSQL + Redis, fast target
-    .venv/bin/python bench/small_end.py --mode make-run    # SQLite + file-system broker (honcho)
+    .venv/bin/python bench/small_end.py --mode make-run    # make run's: Procfile.run, SQLite
     .venv/bin/python bench/small_end.py --target mix       # the real world's mix
 
 What it does, all on 127.0.0.1:
@@ -12,7 +12,8 @@ What it does, all on 127.0.0.1:
     and Redis db 14 (flushed); make-run mode: SQLite and the file-system broker
     in a scratch data directory. Migrates; makes a user and an API token;
  3. starts the Procfile's processes with its own command lines (web: gunicorn,
-    worker, beat); in make-run mode through honcho, as `make run` does;
+    worker, beat); in make-run mode Procfile.run's (web, worker with beat
+    inside) through honcho, as `make run` does;
  4. idle: measures CPU over --idle-seconds with no monitor at all (% of a core);
  5. adds --sites sites every --interval s through POST /api/site, lets them
     run a warm-up (--warmup, default two intervals) and measures --seconds;
@@ -59,7 +60,7 @@ from bench.common import (
     target_argv,
     wait_for_port,
 )
-from bench.pipeline import create_database, drop_database, flush_bench_redis, stop_on_sigterm
+from bench.pipeline import create_database, drop_database, stop_on_sigterm
 
 USERNAME = "small-end"
 
@@ -82,6 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the target serves HTTPS (a self-signed certificate each monitor trusts by caBundle)",
     )
     add("--db", default="uptime_engine_small", help="scratch database (dropped and created)")
+    add("--redis-url", default=BENCH_REDIS_URL, help="the broker's Redis db (flushed)")
     add("--env", action="append", default=[], help="NAME=VALUE for every process (repeatable)")
     add("--keep-logs", action="store_true")
     args = parser.parse_args(argv)
@@ -92,10 +94,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- processes and their cost ---------------------------------------------------
 
 
-def procfile_commands(port: int) -> dict[str, list[str]]:
-    """The Procfile's command lines, as a process manager would run them."""
+def procfile(args: argparse.Namespace) -> str:
+    return "Procfile.run" if args.mode == "make-run" else "Procfile"
+
+
+def procfile_commands(port: int, filename: str = "Procfile") -> dict[str, list[str]]:
+    """A Procfile's command lines, as a process manager would run them."""
     commands = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
+    for line in (ROOT / filename).read_text().splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, command = line.split(":", 1)
@@ -190,11 +196,17 @@ def base_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
     env.pop("CELERY_BROKER_URL", None)
     if args.mode == "production":
         env["DATABASE_URL"] = database_url(args.db)
-        env["CELERY_BROKER_URL"] = BENCH_REDIS_URL
+        env["CELERY_BROKER_URL"] = args.redis_url
     for item in args.env:
         name, _, value = item.partition("=")
         env[name] = value
     return env
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
 
 
 def prepare_database(args: argparse.Namespace) -> str:
@@ -205,7 +217,7 @@ def prepare_database(args: argparse.Namespace) -> str:
     from teams.tokens import token_create
 
     if args.mode == "production":
-        flush_bench_redis()
+        flush_redis(args.redis_url)
         create_database(args.db)
     call_command("migrate", verbosity=0, interactive=False)
     user = get_user_model().objects.create_user(username=USERNAME, password="small-end-bench")
@@ -218,7 +230,7 @@ def start_processes(procs: ProcessSet, args: argparse.Namespace, port: int) -> d
     if args.mode == "make-run":
         honcho = procs.start(
             "honcho",
-            [str(BIN / "honcho"), "--procfile", "Procfile", "start", "--port", str(port)],
+            [str(BIN / "honcho"), "--procfile", procfile(args), "start", "--port", str(port)],
         )
         roots = {"honcho": [honcho.pid]}
     else:
@@ -312,7 +324,8 @@ def measure(costs: list[Cost], seconds: float, procs: ProcessSet) -> tuple[datet
 
 def process_costs(args: argparse.Namespace, roots: dict) -> list[Cost]:
     if args.mode == "make-run":
-        costs = [Cost(name, honcho_child(roots, name)) for name in ("web", "worker", "beat")]
+        names = procfile_commands(0, procfile(args))
+        costs = [Cost(name, honcho_child(roots, name)) for name in names]
         costs.append(Cost("honcho itself", lambda: roots["honcho"], descendants=False))
     else:
         costs = [Cost(name, lambda name=name: roots[name]) for name in ("web", "worker", "beat")]
@@ -361,7 +374,7 @@ def run(args: argparse.Namespace, procs: ProcessSet, tmp: Path) -> None:
     port = free_port()
     roots = start_processes(procs, args, port)
     costs = process_costs(args, roots)
-    print(f"{args.mode}: {' '.join(procfile_commands(port))} up", flush=True)
+    print(f"{args.mode}: {' '.join(procfile_commands(port, procfile(args)))} up", flush=True)
     time.sleep(10)  # start-up work (beat's schedule sync, the first ticks) is not idling
     if args.idle_seconds:
         measure(costs, args.idle_seconds, procs)
@@ -435,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"kept the logs in {kept}")
             if args.mode == "production":
                 drop_database(args.db)
-                flush_bench_redis()
+                flush_redis(args.redis_url)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from datetime import datetime
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from kombu import Producer
 
 from monitor import heartbeat
 from monitor.checking import check_sites
@@ -17,12 +18,18 @@ log = logging.getLogger(__name__)
 
 @shared_task
 def dispatch_due_checks() -> int:
-    """Beat's periodic tick: claim every due site and queue its check."""
+    """Beat's periodic tick. Beat runs it itself (uptime.beat), so no worker
+    spends a task on it every second; sent as a message, a worker runs it."""
+    return dispatch(producer=None)
+
+
+def dispatch(*, producer: Producer | None) -> int:
+    """Claim every due site and queue its check (through `producer`, if given)."""
     total = 0
     now = timezone.now()
     while True:
         site_ids = claim_due_sites(now, limit=CLAIM_LIMIT)
-        queue_checks(site_ids, claim=now)
+        queue_checks(site_ids, claim=now, producer=producer)
         total += len(site_ids)
         if len(site_ids) < CLAIM_LIMIT:
             if total:
@@ -41,12 +48,14 @@ def run_checks(site_ids: list[int], claim: str | None = None) -> int:
     return len(check_sites(site_ids, claim=claimed))
 
 
-def queue_checks(site_ids: list[int], *, claim: datetime | None = None) -> int:
+def queue_checks(
+    site_ids: list[int], *, claim: datetime | None = None, producer: Producer | None = None
+) -> int:
     """Queue checks for the given sites, in batches of UPTIME_DISPATCH_BATCH."""
     size = settings.UPTIME_DISPATCH_BATCH
     token = claim.isoformat() if claim else None
     for start in range(0, len(site_ids), size):
-        run_checks.delay(site_ids[start : start + size], token)
+        run_checks.apply_async((site_ids[start : start + size], token), producer=producer)
     return len(site_ids)
 
 

@@ -77,6 +77,7 @@ FUZZED_OPERATIONS = [
     "GET /api/maintenance/{window_id}/",
     "PATCH /api/maintenance/{window_id}/",
     "DELETE /api/maintenance/{window_id}/",
+    "POST /api/site/{site_id}/ack/",
 ]
 # Examples per operation: the whole file runs in about 20 s.
 MAX_EXAMPLES = 150

@@ -1,13 +1,17 @@
-"""Connects the monitor's site_status_changed signal to notification delivery."""
+"""Connects the monitor's site_status_changed signal to routing, and new projects to
+SLACK_WEBHOOK_URL's channel."""
 
 import functools
 import logging
 
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from monitor.signals import site_status_changed
+from notifications.legacy import env_channel_ensure
 from notifications.tasks import send_notification
+from teams.models import Project
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +32,11 @@ def enqueue_notification(transition_id: int) -> None:
             "Could not enqueue the notification for transition %s; the sweeper will send it",
             transition_id,
         )
+
+
+@receiver(post_save, sender=Project, dispatch_uid="notifications.env_channel")
+def give_first_project_the_env_channel(sender, instance, created, raw=False, **kwargs) -> None:
+    # A database that had no project when channels were migrated in: the
+    # first project made gets SLACK_WEBHOOK_URL's channel (notifications.legacy).
+    if created and not raw:
+        env_channel_ensure(project=instance)

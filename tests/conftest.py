@@ -9,9 +9,11 @@ import socket
 
 import pytest
 from django.conf import settings as django_settings
+from django.db.models.signals import post_save
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
+from teams.models import Project
 from teams.tokens import token_create
 from tests.factories import alice
 
@@ -46,19 +48,39 @@ def anon_client():
 
 
 @pytest.fixture
-def slack_server(settings):
-    """A local stand-in for Slack's incoming webhook; SLACK_WEBHOOK_URL points at it.
+def slack_server(db):
+    """A local stand-in for Slack's incoming webhook, and a Slack channel to it in
+    every project of the test (those that exist and those made later).
 
     Script answers with slack_server.expect_request("/hook").respond_with_*;
     read what arrived from slack_server.log.
     """
     server = HTTPServer(host="127.0.0.1", port=0)
     server.start()
-    settings.SLACK_WEBHOOK_URL = server.url_for("/hook")
+    url = server.url_for("/hook")
+
+    def add_channel(sender, instance, created, raw=False, **kwargs):
+        if created and not raw:
+            slack_channel(instance, url)
+
+    post_save.connect(add_channel, sender=Project, dispatch_uid="tests.slack_server")
+    for project in Project.objects.all():
+        slack_channel(project, url)
     yield server
+    post_save.disconnect(sender=Project, dispatch_uid="tests.slack_server")
     server.clear()
     if server.is_running():
         server.stop()
+
+
+def slack_channel(project, url: str):
+    """The project's Slack channel to `url` (made once)."""
+    from notifications.models import Channel
+
+    channel, _ = Channel.objects.get_or_create(
+        project=project, kind="slack", name="Slack stand-in", defaults={"secrets": {"url": url}}
+    )
+    return channel
 
 
 @pytest.fixture

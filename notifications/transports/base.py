@@ -103,14 +103,31 @@ def post(
     secrets: tuple[str, ...] = (),
 ) -> Sent:
     """POST raw bytes through monitor.curl (the one HTTP stack, with the address guard)."""
-    hidden = (url, *secrets)
+    answer = exchange(url, body, service=service, headers=headers, timeout=timeout, secrets=secrets)
+    return check_answer(answer, service=service, hints=hints, secrets=(url, *secrets))
+
+
+def exchange(
+    url: str,
+    body: bytes,
+    *,
+    service: str,
+    headers: dict[str, str] | None = None,
+    timeout: float = TIMEOUT,
+    secrets: tuple[str, ...] = (),
+) -> curl.Answer:
+    """POST raw bytes and return the answer whatever its status; TransportError without one.
+
+    For a transport that reads more of an error answer than check_answer()
+    does (Discord's retry_after in its 429 body).
+    """
     try:
-        answer = curl.request("POST", url, body=body, headers=headers or {}, timeout=timeout)
+        return curl.request("POST", url, body=body, headers=headers or {}, timeout=timeout)
     except curl.RequestFailed as exc:
         raise TransportError(
-            f"Could not reach {service}: {redact(exc.message, *hidden)}", permanent=exc.permanent
+            f"Could not reach {service}: {redact(exc.message, url, *secrets)}",
+            permanent=exc.permanent,
         ) from None
-    return check_answer(answer, service=service, hints=hints, secrets=hidden)
 
 
 def check_answer(
@@ -174,9 +191,11 @@ def redact(text: str, *secrets: str) -> str:
             continue
         text = text.replace(secret, "[secret]")
         if "://" in secret:
-            path = urlsplit(secret).path
-            if len(path) > 1:
-                text = text.replace(path, "[secret path]")
+            parts = urlsplit(secret)
+            if len(parts.path) > 1:
+                text = text.replace(parts.path, "[secret path]")
+            if parts.query:  # Google Chat's key and token, a Teams workflow's sig
+                text = text.replace(parts.query, "[secret query]")
     return text
 
 
@@ -189,3 +208,8 @@ def require_url(config: dict, name: str = "url") -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({name: ["Enter an http:// or https:// URL."]})
     return value
+
+
+def truncate(text: str, limit: int) -> str:
+    """Text cut to a service's field limit, with an ellipsis when it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

@@ -1,0 +1,101 @@
+"""The Message a notification carries: built from the rows, once per delivery."""
+
+from django.conf import settings
+from django.urls import reverse
+
+from monitor.models import Transition
+from notifications import messages
+from notifications.models import Notification
+from notifications.routing import previous_down
+from sites.models import Site
+from sites.selectors import dependents_count
+
+VERBS = {
+    messages.DOWN: "is down",
+    messages.UP: "is back up",
+    messages.DEGRADED: "is degraded",
+    messages.CERT_EXPIRING: "has a certificate that expires soon",
+    messages.REMINDER: "is still down",
+    messages.ESCALATION: "is still down and nobody has acknowledged it",
+}
+
+
+def message_for(notification: Notification) -> messages.Message:
+    if notification.transition_id is None:
+        return _context_message(notification)
+    transition = notification.transition
+    site = transition.site
+    event = notification.event
+    name = site_label(site)
+    fields = {
+        "event": event,
+        "title": f"{name} {VERBS.get(event, 'changed')}",
+        "site_name": name,
+        "target": site.url or f"{site.get_kind_display().lower()} monitor {site.pk}",
+        "site_id": site.pk,
+        "happened_at": transition.created_at,
+        "link": site_link(site),
+        "dedup_key": f"uptime-{site.pk}-incident-{_incident(transition).pk}",
+    }
+    check = transition.check_result
+    if event != messages.UP and check is not None:
+        fields["reason"] = check.reason or ""
+        fields["status_code"] = check.status_code
+    if event == messages.DOWN:
+        fields["dependents"] = dependents_count(site)
+    if event in (messages.REMINDER, messages.ESCALATION):
+        fields["down_since"] = transition.created_at
+        fields["happened_at"] = notification.created_at
+        if check is not None:
+            fields["reason"] = check.reason or ""
+    if event in (messages.DOWN, messages.REMINDER, messages.ESCALATION):
+        fields["ack_link"] = _ack_link(transition)
+    if event == messages.UP or (
+        event in (messages.DEGRADED, messages.CERT_EXPIRING)
+        and transition.from_status == Site.Status.DOWN
+    ):
+        down = previous_down(transition)
+        if down is not None:
+            fields["down_since"] = down.created_at
+            fields["downtime"] = transition.created_at - down.created_at
+            acked = getattr(down, "acknowledgement", None) if _has_ack(down) else None
+            if acked is not None:
+                fields["acknowledged_by"] = acked.by_name
+    return messages.Message(**fields)
+
+
+def site_label(site: Site) -> str:
+    return site.name or site.url or f"{site.get_kind_display()} monitor {site.pk}"
+
+
+def site_link(site: Site) -> str:
+    return settings.UPTIME_BASE_URL.rstrip("/") + reverse("site_detail", args=[site.pk])
+
+
+def _incident(transition: Transition) -> Transition:
+    """The down transition an event belongs to: itself, or the outage a recovery ends."""
+    if transition.to_status == Site.Status.DOWN:
+        return transition
+    return previous_down(transition) or transition
+
+
+def _has_ack(transition: Transition) -> bool:
+    from notifications.models import Acknowledgement
+
+    return Acknowledgement.objects.filter(transition=transition).exists()
+
+
+def _ack_link(transition: Transition) -> str:
+    from notifications import acks  # acks builds links to views that import delivery
+
+    return acks.ack_link(transition)
+
+
+def _context_message(notification: Notification) -> messages.Message:
+    context = notification.context
+    return messages.Message(
+        event=notification.event,
+        title=context.get("title", ""),
+        details=tuple(context.get("lines", ())),
+        happened_at=notification.created_at,
+    )

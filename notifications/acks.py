@@ -14,8 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from monitor.models import Transition
-from notifications import messages
-from notifications.models import Acknowledgement, Notification
+from notifications.models import Acknowledgement
 from sites.models import Site
 from teams.access import Action, require
 from teams.audit import audit_record
@@ -89,7 +88,6 @@ def acknowledgement_ensure(
             defaults={"site": site, "by": actor, "by_name": actor.get_username(), "via": via},
         )
         if created:
-            _skip_unsent_reminders(current)
             audit_record(
                 action=SITE_ACKNOWLEDGED,
                 actor=actor,
@@ -99,18 +97,6 @@ def acknowledgement_ensure(
                 request=request,
             )
     return ack, created
-
-
-def _skip_unsent_reminders(incident: Transition) -> None:
-    # A reminder made before the acknowledgement but not yet tried would
-    # arrive after it; one already being delivered (leased) is left alone.
-    Notification.objects.filter(
-        transition=incident,
-        event=messages.REMINDER,
-        status=Notification.Status.PENDING,
-        attempts=0,
-        lease_until=None,
-    ).update(status=Notification.Status.SKIPPED)
 
 
 def ack_link(transition: Transition) -> str:

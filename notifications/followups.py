@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from monitor.maintenance import in_maintenance
@@ -70,10 +70,15 @@ def unacknowledged_incidents() -> list[Transition]:
         .order_by("-created_at", "-id")
         .values("id")[:1]
     )
-    # Paused monitors are left alone: someone stopped watching on purpose.
-    current = Site.objects.filter(status=Site.Status.DOWN, enabled=True).annotate(
-        incident=Subquery(latest_down)
+    # Only projects with a channel that follows up: with reminders off (the
+    # default) a tick reads no transitions at all.
+    following = Channel.objects.filter(enabled=True).filter(
+        Q(remind_every_minutes__isnull=False) | Q(escalate_after_minutes__isnull=False)
     )
+    # Paused monitors are left alone: someone stopped watching on purpose.
+    current = Site.objects.filter(
+        status=Site.Status.DOWN, enabled=True, project_id__in=following.values("project_id")
+    ).annotate(incident=Subquery(latest_down))
     return list(
         Transition.objects.filter(
             id__in=current.values("incident"),

@@ -36,5 +36,5 @@ def down_site(project: Project, *, minutes_ago: float = 1, status: str = SENT, u
 
 
 def channel(project: Project, name: str = "ops", **fields) -> Channel:
-    fields.setdefault("config", {"url": "http://127.0.0.1:9/hook"})
+    fields.setdefault("secrets", {"url": "http://127.0.0.1:9/hook"})
     return Channel.objects.create(project=project, kind="slack", name=name, **fields)

@@ -9,12 +9,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from monitor.models import Transition
-from notifications import acks, messages, routing
-from notifications.models import Acknowledgement, Notification
+from notifications import acks
+from notifications.models import Acknowledgement
 from sites.models import Site
 from teams.models import AuditEvent, Role
 from tests.factories import alice, alice_project
-from tests.notifications.incidents import channel, down_site, member
+from tests.notifications.incidents import down_site, member
 
 
 @pytest.fixture
@@ -120,26 +120,6 @@ def test_an_old_incident_cannot_acknowledge_a_later_one(project):
     with pytest.raises(ValidationError, match="incident is over"):
         acks.acknowledge(site=site, actor=alice(), via="link", incident=old)
     assert not Acknowledgement.objects.exists()
-
-
-def test_acknowledging_skips_reminders_not_yet_tried_but_not_those_in_flight(project):
-    site, incident = down_site(project, minutes_ago=30)
-    ops = channel(project, remind_every_minutes=10)
-    pager = channel(project, "pager", remind_every_minutes=10)
-    routing.create(
-        [ops], event=messages.REMINDER, key=f"t{incident.pk}-r3", site=site, transition=incident
-    )
-    routing.create(
-        [pager], event=messages.REMINDER, key=f"t{incident.pk}-r3", site=site, transition=incident
-    )
-    Notification.objects.filter(channel=pager).update(
-        lease_until=timezone.now() + timedelta(minutes=1), attempts=1
-    )
-
-    acks.acknowledge(site=site, actor=alice(), via="page")
-
-    assert Notification.objects.get(channel=ops).status == Notification.Status.SKIPPED
-    assert Notification.objects.get(channel=pager).status == Notification.Status.PENDING
 
 
 def test_the_link_is_signed_under_the_base_url_and_names_the_incident(project, settings):

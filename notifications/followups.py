@@ -39,9 +39,10 @@ def send_followups(*, now: datetime | None = None) -> list[int]:
     """Create the reminders and escalations now due; enqueue them after commit; return their ids.
 
     Queries, whatever the number of monitors: 1 when no announced incident
-    is unacknowledged; 3 more (channels, then what exists) when there are;
-    and when something is due, 1 or 2 for maintenance plus 1 insert and
-    1 read (tests/notifications/test_followups.py counts them).
+    is unacknowledged; 2 more to read their channels; 1 more when a message
+    is due by the clock (does it exist?); and when one is new, 1 or 2 for
+    maintenance, 1 insert (batches on SQLite) and 1 read of the new ids.
+    tests/notifications/test_followups.py counts them for 1,000 down sites.
     """
     now = now or timezone.now()
     incidents = unacknowledged_incidents()

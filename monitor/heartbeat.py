@@ -27,7 +27,7 @@ from monitor.errors import ErrorKind
 from monitor.models import Heartbeat
 from monitor.probe import MAX_MESSAGE_LENGTH, ProbeResult
 from monitor.recording import record_results
-from notifications.slack import format_duration
+from notifications.messages import format_duration
 from sites.models import Site
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ other address.
 
 import shutil
 import socket
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings as django_settings
@@ -57,20 +58,28 @@ def slack_server(db):
     """
     server = HTTPServer(host="127.0.0.1", port=0)
     server.start()
-    url = server.url_for("/hook")
+    with slack_channel_in_every_project(server.url_for("/hook")):
+        yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@contextmanager
+def slack_channel_in_every_project(url: str):
+    """A Slack channel to `url` in every project, those that exist and those made inside."""
 
     def add_channel(sender, instance, created, raw=False, **kwargs):
         if created and not raw:
             slack_channel(instance, url)
 
-    post_save.connect(add_channel, sender=Project, dispatch_uid="tests.slack_server")
-    for project in Project.objects.all():
-        slack_channel(project, url)
-    yield server
-    post_save.disconnect(sender=Project, dispatch_uid="tests.slack_server")
-    server.clear()
-    if server.is_running():
-        server.stop()
+    post_save.connect(add_channel, sender=Project, dispatch_uid="tests.slack_channels")
+    try:
+        for project in Project.objects.all():
+            slack_channel(project, url)
+        yield
+    finally:
+        post_save.disconnect(sender=Project, dispatch_uid="tests.slack_channels")
 
 
 def slack_channel(project, url: str):

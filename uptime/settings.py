@@ -613,3 +613,21 @@ if UPTIME_NUM_PROXIES:
 UPTIME_ALLOW_PRIVATE_TARGETS_ACKNOWLEDGED = env_bool(
     "UPTIME_ALLOW_PRIVATE_TARGETS_ACKNOWLEDGED", False
 )
+
+# Channel transports' API addresses (tests point them at local stand-ins)
+# https://core.telegram.org/bots/api#making-requests (a local Bot API server also works)
+UPTIME_TELEGRAM_API_URL = env_url(
+    "UPTIME_TELEGRAM_API_URL", "https://api.telegram.org", schemes=("https", "http")
+)
+# https://developer.pagerduty.com/docs/events-api-v2/trigger-events/; change events
+# (maintenance) go to "change/enqueue" beside it.
+UPTIME_PAGERDUTY_EVENTS_URL = env_url(
+    "UPTIME_PAGERDUTY_EVENTS_URL",
+    "https://events.pagerduty.com/v2/enqueue",
+    schemes=("https", "http"),
+)
+# Empty: each Opsgenie channel's region picks api.opsgenie.com or api.eu.opsgenie.com.
+UPTIME_OPSGENIE_API_URL = env_url("UPTIME_OPSGENIE_API_URL", "", schemes=("https", "http"))
+UPTIME_PUSHOVER_API_URL = env_url(
+    "UPTIME_PUSHOVER_API_URL", "https://api.pushover.net/1/messages.json", schemes=("https", "http")
+)

@@ -3,8 +3,8 @@
 With UPTIME_ALLOW_PRIVATE_TARGETS off the guard refuses loopback, yet every
 server a test may run is on loopback. So the origin server gets an address of
 its own, 127.0.0.3, and the tests' guard policy (patched in where the guard
-decides: the check_address that libcurl's socket hook and guarded_connect
-consult) lets exactly that address through; every other address gets the real
+decides: the check_address consulted by libcurl's socket hooks in monitor.probe
+and monitor.curl) lets exactly that address through; every other address gets the real
 decision. Redirect targets point at a listener on 127.0.0.1, 127.0.0.2 and ::1
 that counts the connections it accepts, not requests: it must count none.
 
@@ -23,11 +23,13 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+import monitor.curl
 import monitor.net
 import monitor.probe
-from monitor.net import AddressNotAllowed, guarded_session
 from monitor.probe import ErrorKind, Target, probe
-from notifications.slack import TransportError, post_message
+from notifications.messages import sample
+from notifications.transports import slack
+from notifications.transports.base import TransportError
 
 ORIGIN_HOST = "127.0.0.3"
 PUBLIC_ADDRESS = "93.184.216.34"  # what the stand-in DNS answers first; never connected to
@@ -128,6 +130,7 @@ def guard_decisions(settings, monkeypatch, origin):
             real_check_address(ip, **kwargs)
 
     monkeypatch.setattr(monitor.probe, "check_address", check_address)
+    monkeypatch.setattr(monitor.curl, "check_address", check_address)
     monkeypatch.setattr(monitor.net, "check_address", check_address)
     return decisions
 
@@ -251,73 +254,72 @@ def test_a_pinged_name_that_was_public_when_validated_is_refused_when_it_turns_l
     assert PUBLIC_ADDRESS not in guard_decisions  # only validated, never connected to
 
 
-# --- The Slack webhook session (requests + guarded_connect) ------------------
+# --- Channels' requests (monitor.curl, one request at a time) -----------------
+
+
+class _PinnedCurl:
+    """A curl handle that pins names after every reset (CURLOPT_RESOLVE)."""
+
+    def __init__(self, curl, pins):
+        self._curl, self._pins = curl, pins
+
+    def reset(self):
+        self._curl.reset()
+        self._curl.setopt(pycurl.RESOLVE, list(self._pins))
+
+    def __getattr__(self, name):
+        return getattr(self._curl, name)
 
 
 @pytest.fixture
-def changing_dns(monkeypatch):
-    """A stand-in for monitor.net.resolve: each name answers its listed addresses in turn."""
-    answers: dict[str, list[tuple[str, int]]] = {}
-    asked = []
-    real_resolve = monitor.net.resolve
+def request_pins(monkeypatch):
+    """Pin names for monitor.curl.request ("host:port:address"), so it asks no DNS."""
+    pins: list[str] = []
+    real_init = monitor.curl._Transfer.__init__
 
-    def resolve(host: str, port: int) -> list[tuple]:
-        asked.append(host)
-        if host not in answers:
-            return real_resolve(host, port)  # literals and localhost: no DNS query
-        address, answer_port = answers[host].pop(0)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, answer_port))]
+    def init(transfer):
+        real_init(transfer)
+        transfer.curl = _PinnedCurl(transfer.curl, pins)
 
-    monkeypatch.setattr(monitor.net, "resolve", resolve)
-    return answers, asked
+    monkeypatch.setattr(monitor.curl._Transfer, "__init__", init)
+    monkeypatch.setattr(monitor.curl, "_local", threading.local())  # a fresh handle
+    return pins
 
 
-def test_the_slack_webhook_does_not_follow_a_redirect(guard_decisions, origin, listener):
+def test_a_channel_request_does_not_follow_a_redirect(guard_decisions, origin, listener):
     url = redirect(origin, f"http://127.0.0.2:{listener.port}/")
     with pytest.raises(TransportError, match="HTTP 302") as caught:
-        post_message(url, "hello")
+        slack.send({"url": url}, sample(), timeout=2)
     assert caught.value.permanent
     assert listener.accepted == []
     assert guard_decisions == [ORIGIN_HOST]  # no second connection was even considered
 
 
-def test_a_slack_webhook_name_that_turns_loopback_is_refused(
-    guard_decisions, listener, changing_dns
+def test_a_webhook_name_that_turns_loopback_is_refused_before_connecting(
+    guard_decisions, listener, request_pins
 ):
-    answers, _ = changing_dns
-    answers["hooks.rebind.test"] = [("127.0.0.2", listener.port)]
+    request_pins.append(f"hooks.rebind.test:{listener.port}:127.0.0.2")
     with pytest.raises(TransportError, match="UPTIME_ALLOW_PRIVATE_TARGETS") as caught:
-        post_message(f"http://hooks.rebind.test:{listener.port}/hook", "hello")
+        slack.send({"url": f"http://hooks.rebind.test:{listener.port}/hook"}, sample(), timeout=2)
     assert caught.value.permanent
     assert listener.accepted == []
+    assert guard_decisions == ["127.0.0.2"]
 
 
-@pytest.mark.parametrize("location", LOOPBACK_LOCATIONS)
-def test_a_guarded_session_told_to_follow_redirects_is_refused_at_each_connection(
-    guard_decisions, origin, listener, location
+def test_a_name_whose_answer_changes_is_checked_again_on_the_next_connection(
+    guard_decisions, origin, listener, request_pins
 ):
-    url = redirect(origin, location.format(port=listener.port))
-    with guarded_session() as session, pytest.raises(AddressNotAllowed):
-        session.get(url, timeout=2)
-    assert listener.accepted == []
-    assert len(origin.log) == 1
-
-
-def test_a_guarded_session_rechecks_a_name_whose_answer_changes(
-    guard_decisions, origin, listener, changing_dns
-):
-    answers, asked = changing_dns
-    # Same name and port both times: first the origin, then a listener address.
-    answers["rebind.test"] = [(ORIGIN_HOST, origin.port), ("127.0.0.2", listener.port)]
-    origin.expect_request("/start").respond_with_response(
-        Response(
-            status=302,
-            headers={"Location": f"http://rebind.test:{origin.port}/next", "Connection": "close"},
-        )
+    origin.expect_request("/hook").respond_with_response(
+        Response("ok", headers={"Connection": "close"})
     )
-    with guarded_session() as session, pytest.raises(AddressNotAllowed) as refused:
-        session.get(f"http://rebind.test:{origin.port}/start", timeout=2)
-    assert refused.value.address == "127.0.0.2"
-    assert asked == ["rebind.test", "rebind.test"]
+    request_pins.append(f"rebind.test:{origin.port}:{ORIGIN_HOST}")
+    assert (
+        monitor.curl.request("POST", f"http://rebind.test:{origin.port}/hook", body=b"x").status
+        == 200
+    )
+    request_pins[:] = [f"rebind.test:{origin.port}:127.0.0.2"]
+    with pytest.raises(monitor.curl.RequestFailed) as refused:
+        monitor.curl.request("POST", f"http://rebind.test:{origin.port}/hook", body=b"x")
+    assert refused.value.kind == "blocked"
+    assert guard_decisions == [ORIGIN_HOST, "127.0.0.2"]
     assert listener.accepted == []
-    assert len(origin.log) == 1

@@ -18,6 +18,8 @@ from django.db import connection
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from tests.conftest import slack_channel_in_every_project
+
 REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("UPTIME_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -79,12 +81,15 @@ def target():
 
 
 @pytest.fixture
-def slack():
-    """The Slack stand-in: records every message it receives and answers 200."""
+def slack(transactional_db):
+    """The Slack stand-in: records every message it receives and answers 200.
+
+    Every project of the test gets a Slack channel to it."""
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.expect_request("/hook", method="POST").respond_with_data("ok")
     server.start()
-    yield server
+    with slack_channel_in_every_project(server.url_for("/hook")):
+        yield server
     server.clear()
     server.stop()
 
@@ -173,7 +178,6 @@ def processes(transactional_db, slack, tmp_path, request):
         "DJANGO_SETTINGS_MODULE": "uptime.settings",
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": REDIS_URL,
-        "SLACK_WEBHOOK_URL": slack.url_for("/hook"),
         "UPTIME_ALLOW_PRIVATE_TARGETS": "1",
         "UPTIME_DISPATCH_EVERY": "1",
         "UPTIME_SWEEP_EVERY": "5",

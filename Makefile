@@ -78,5 +78,12 @@ bench-small: install
 	$(BIN)/python bench/small_end.py --target mix --idle-seconds 0
 	$(BIN)/python bench/stall.py
 
+# Alert delivery: 1,000 monitors down at once, each to three channels on local
+# stand-ins (unpaced webhooks), then Slack + Discord + webhook at their pacing.
+.PHONY: bench-notify
+bench-notify: install
+	$(BIN)/python bench/notify.py
+	$(BIN)/python bench/notify.py --scenario paced
+
 clean:
 	rm -rf var/broker var/static

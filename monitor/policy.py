@@ -54,6 +54,11 @@ def decide(transition: Transition, *, now: datetime) -> Verdict:
         verdict = rule(transition)
         if verdict is not None:
             return verdict
+    return decide_network(transition, now=now)
+
+
+def decide_network(transition: Transition, *, now: datetime) -> Verdict:
+    """decide() for a down transition known to be outside any window and with no parent."""
     judged = connectivity.judge_transition(transition, now=now)
     return Verdict(judged.action, until=judged.until, incident=judged.incident)
 

@@ -23,7 +23,7 @@ from monitor.history import add_to_rollups
 from monitor.models import Check, MonitoringGap, Transition
 from monitor.pgarrays import array_literal, int_array_literal
 from monitor.probe import ProbeResult
-from monitor.signals import site_status_changed
+from monitor.signals import site_status_changed, transitions_committed
 from sites.models import Site
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ def gap_before(state: SiteState, checked_at: datetime) -> tuple[datetime, dateti
 
 
 def announce(transitions: list[Transition]) -> None:
-    """Send site_status_changed for each committed transition."""
+    """Send site_status_changed for each committed transition, then transitions_committed."""
     for transition in transitions:
         log.info(
             "%s is %s%s",
@@ -247,6 +247,18 @@ def announce(transitions: list[Transition]) -> None:
                     transition.id,
                     response,
                 )
+    if not transitions:
+        return
+    for receiver, response in transitions_committed.send_robust(
+        sender=Transition, transitions=transitions
+    ):
+        if isinstance(response, Exception):
+            # The transition rows are committed; the sweeper delivers them later.
+            log.error(
+                "transitions_committed receiver %s failed: %s",
+                getattr(receiver, "__qualname__", receiver),
+                response,
+            )
 
 
 def _check_row(result: ProbeResult) -> tuple:

@@ -20,7 +20,35 @@ VERBS = {
 }
 
 
-def message_for(notification: Notification) -> messages.Message:
+class Cache:
+    """What several messages of one batch share: each site's dependents, each outage's start."""
+
+    def __init__(self) -> None:
+        self.dependents: dict[int, int] = {}
+        self.previous_down: dict[int, Transition | None] = {}
+
+    def prime(self, sites: list[Site]) -> None:
+        """One query for the batch: most monitors have no dependents at all."""
+        ids = {site.pk for site in sites} - set(self.dependents)
+        parents = set(
+            Site.objects.filter(depends_on_id__in=ids).values_list("depends_on_id", flat=True)
+        )
+        for site_id in ids - parents:
+            self.dependents[site_id] = 0
+
+    def dependents_of(self, site: Site) -> int:
+        if site.pk not in self.dependents:
+            self.dependents[site.pk] = dependents_count(site)
+        return self.dependents[site.pk]
+
+    def down_before(self, transition: Transition) -> Transition | None:
+        if transition.pk not in self.previous_down:
+            self.previous_down[transition.pk] = previous_down(transition)
+        return self.previous_down[transition.pk]
+
+
+def message_for(notification: Notification, *, cache: Cache | None = None) -> messages.Message:
+    cache = cache or Cache()
     if notification.transition_id is None:
         return _context_message(notification)
     transition = notification.transition
@@ -35,14 +63,14 @@ def message_for(notification: Notification) -> messages.Message:
         "site_id": site.pk,
         "happened_at": transition.created_at,
         "link": site_link(site),
-        "dedup_key": f"uptime-{site.pk}-incident-{_incident(transition).pk}",
+        "dedup_key": f"uptime-{site.pk}-incident-{_incident(transition, cache).pk}",
     }
     check = transition.check_result
     if event != messages.UP and check is not None:
         fields["reason"] = check.reason or ""
         fields["status_code"] = check.status_code
     if event == messages.DOWN:
-        fields["dependents"] = dependents_count(site)
+        fields["dependents"] = cache.dependents_of(site)
     if event in (messages.REMINDER, messages.ESCALATION):
         fields["down_since"] = transition.created_at
         fields["happened_at"] = notification.created_at
@@ -54,7 +82,7 @@ def message_for(notification: Notification) -> messages.Message:
         event in (messages.DEGRADED, messages.CERT_EXPIRING)
         and transition.from_status == Site.Status.DOWN
     ):
-        down = previous_down(transition)
+        down = cache.down_before(transition)
         if down is not None:
             fields["down_since"] = down.created_at
             fields["downtime"] = transition.created_at - down.created_at
@@ -72,11 +100,11 @@ def site_link(site: Site) -> str:
     return settings.UPTIME_BASE_URL.rstrip("/") + reverse("site_detail", args=[site.pk])
 
 
-def _incident(transition: Transition) -> Transition:
+def _incident(transition: Transition, cache: Cache) -> Transition:
     """The down transition an event belongs to: itself, or the outage a recovery ends."""
     if transition.to_status == Site.Status.DOWN:
         return transition
-    return previous_down(transition) or transition
+    return cache.down_before(transition) or transition
 
 
 def _has_ack(transition: Transition) -> bool:

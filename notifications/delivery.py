@@ -275,22 +275,16 @@ def _send(notification: Notification, token: int) -> Delivery:
     destination = transport.destination(channel.settings)
     # A destination takes a message every PACE seconds whichever worker sends
     # it; a free slot too far off is a planned retry, not a sleeping worker.
+    message = compose.message_for(notification)  # before the slot: it may take a moment
     if transport.PACE:
         held_for = pacing.wait_for_turn(destination, interval=transport.PACE)
         if held_for is not None:
             return _plan_paced_retry(notification, token, held_for)
     started = time.monotonic()
     try:
-        sent = transport.send(
-            channel.settings, compose.message_for(notification), timeout=POST_TIMEOUT
-        )
+        sent = transport.send(channel.settings, message, timeout=POST_TIMEOUT)
     except TransportError as exc:
-        duration_ms = _elapsed_ms(started)
-        _pause_destination_if_asked(destination, exc)
-        if exc.permanent:
-            _disable(channel, exc.message)
-            return _fail(notification, token, exc.message, exc.status_code, duration_ms)
-        return _plan_retry(notification, token, exc, duration_ms)
+        return failed_attempt(notification, token, exc, _elapsed_ms(started))
     now = timezone.now()
     _finish(
         notification,
@@ -305,6 +299,19 @@ def _send(notification: Notification, token: int) -> Delivery:
         "Sent notification %s (%s) to channel %s", notification.id, notification.event, channel.id
     )
     return Delivery(Outcome.DELIVERED)
+
+
+def failed_attempt(
+    notification: Notification, token: int, exc: TransportError, duration_ms: int
+) -> Delivery:
+    """Record a failed send: a permanent error fails it and disables the channel,
+    a transient one plans a retry (the caller queues it)."""
+    channel = notification.channel
+    _pause_destination_if_asked(transports.get(channel.kind).destination(channel.settings), exc)
+    if exc.permanent:
+        _disable(channel, exc.message)
+        return _fail(notification, token, exc.message, exc.status_code, duration_ms)
+    return _plan_retry(notification, token, exc, duration_ms)
 
 
 def _no_longer_due(notification: Notification) -> str:

@@ -8,14 +8,19 @@ recovery.
 """
 
 import functools
+import logging
 
 from django.db import transaction
 
 from monitor.errors import ErrorKind
 from monitor.models import Transition
-from notifications import messages
+from notifications import messages, transports
 from notifications.models import Channel, Notification
 from sites.models import Site
+
+log = logging.getLogger(__name__)
+# Unpaced messages per delivery task: sent concurrently (notifications.fanout).
+SEND_BATCH = 100
 
 
 def event_for(transition: Transition) -> str:
@@ -31,43 +36,75 @@ def event_for(transition: Transition) -> str:
 
 
 def channels_of(site: Site) -> list[Channel]:
-    """The enabled channels a monitor's alerts go to, escalation channels included."""
+    """The channels a monitor's alerts go to (escalation and disabled ones included)."""
     chosen = list(site.channels.all())
     if not chosen:
         chosen = list(Channel.objects.filter(project_id=site.project_id, is_default=True))
-    return [channel for channel in chosen if channel.enabled]
+    return chosen
 
 
-def route_transition(transition: Transition) -> list[int]:
-    """Create the transition's notifications (once each); return the new ones' ids.
+def channels_of_many(sites: list[Site]) -> dict[int, list[Channel]]:
+    """channels_of() for many monitors in two queries: {site id: its channels}.
+
+    Disabled channels are included: their messages are recorded as skipped,
+    so a monitor's page says why a channel heard nothing.
+    """
+    through = Channel.sites.through
+    chosen: dict[int, list[Channel]] = {}
+    picked = through.objects.filter(site_id__in={s.pk for s in sites}).select_related("channel")
+    for row in picked:
+        chosen.setdefault(row.site_id, []).append(row.channel)
+    defaults: dict[int, list[Channel]] = {}
+    for channel in Channel.objects.filter(
+        project_id__in={s.project_id for s in sites}, is_default=True
+    ):
+        defaults.setdefault(channel.project_id, []).append(channel)
+    return {site.pk: chosen.get(site.pk) or defaults.get(site.project_id, []) for site in sites}
+
+
+def route_transition(transition: Transition, *, channels: list[Channel] | None = None) -> list[int]:
+    """Create the transition's notifications (once each); return the ids to queue.
 
     Call inside the transaction that marks the transition routed; enqueue
-    the returned ids after it commits.
+    the returned ids after it commits. `channels`: the monitor's, if known.
     """
-    event = event_for(transition)
-    recipients = []
-    for channel in channels_of(transition.site):
-        if channel.is_escalation:
-            if event == messages.UP and _was_escalated(channel, transition):
-                recipients.append(channel)
-        elif channel.wants(event):
-            recipients.append(channel)
+    if channels is None:
+        channels = channels_of(transition.site)
     return create(
-        recipients,
-        event=event,
-        key=f"t{transition.pk}",
+        recipients(transition, channels),
+        event=event_for(transition),
+        key=transition_key(transition),
         site=transition.site,
         transition=transition,
     )
 
 
+def recipients(transition: Transition, channels: list[Channel]) -> list[Channel]:
+    """Which of a monitor's channels hear of this transition."""
+    event = event_for(transition)
+    chosen = []
+    for channel in channels:
+        if channel.is_escalation:
+            if event == messages.UP and _was_escalated(channel, transition):
+                chosen.append(channel)
+        elif channel.wants(event):
+            chosen.append(channel)
+    return chosen
+
+
+def transition_key(transition: Transition) -> str:
+    return f"t{transition.pk}"
+
+
 def create(
     channels, *, event: str, key: str, site=None, transition=None, context=None
 ) -> list[int]:
-    """One pending Notification per channel for `key`; return the ids of those created now.
+    """One pending Notification per channel for `key`; return the ids to queue.
 
     The unique (channel, key) constraint makes a second router's rows no-ops,
-    so a message exists once however many workers route the same change.
+    so a message exists once however many workers route the same change. The
+    ids are those not yet tried: a row another router made a moment ago is
+    queued twice, and its claim lets only one send it.
     """
     rows = [
         Notification(
@@ -91,23 +128,30 @@ def create(
 
 
 def enqueue_after_commit(notification_ids: list[int]) -> None:
-    """Queue each notification's delivery once the rows are committed."""
+    """Queue the notifications' delivery once the rows are committed.
+
+    Unpaced ones go together, in batches (notifications.fanout); a paced one
+    gets a task of its own, since it may wait for its destination's turn.
+    """
     if notification_ids:
         transaction.on_commit(functools.partial(_enqueue, list(notification_ids)))
 
 
 def _enqueue(notification_ids: list[int]) -> None:
-    from notifications.tasks import deliver_notification  # tasks import this module
+    from notifications.tasks import deliver_notification, deliver_notifications
 
-    for notification_id in notification_ids:
-        try:
+    kinds = dict(
+        Notification.objects.filter(id__in=notification_ids).values_list("id", "channel__kind")
+    )
+    paced = [i for i in notification_ids if i in kinds and transports.get(kinds[i]).PACE > 0]
+    unpaced = [i for i in notification_ids if i in kinds and transports.get(kinds[i]).PACE == 0]
+    try:
+        for start in range(0, len(unpaced), SEND_BATCH):
+            deliver_notifications.delay(unpaced[start : start + SEND_BATCH])
+        for notification_id in paced:
             deliver_notification.delay(notification_id)
-        except Exception:  # the row is durable: the sweeper sends it
-            import logging
-
-            logging.getLogger(__name__).exception(
-                "Could not enqueue notification %s; the sweeper will send it", notification_id
-            )
+    except Exception:  # the rows are durable: the sweeper sends them
+        log.exception("Could not enqueue %d notifications; the sweeper will send them", len(kinds))
 
 
 def _was_escalated(channel: Channel, recovery: Transition) -> bool:

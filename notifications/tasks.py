@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from notifications import delivery as outbox
+from notifications import fanout
 from notifications.delivery import (
     Outcome,
     deliver_transition,
@@ -31,6 +32,20 @@ def send_notification(self, transition_id: int, lease_token: int | None = None) 
     """
     delivery = deliver_transition(transition_id, lease_token=lease_token)
     return _retry_if_planned(self, delivery, transition_id=transition_id)
+
+
+@shared_task
+def route_transitions(transition_ids: list[int]) -> int:
+    """Route a batch of committed transitions (notifications.fanout); return how many."""
+    fanout.route_many(transition_ids)
+    return len(transition_ids)
+
+
+@shared_task
+def deliver_notifications(notification_ids: list[int]) -> int:
+    """Send a batch of unpaced notifications at once; retries go one task each."""
+    fanout.deliver_many(notification_ids)
+    return len(notification_ids)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)

@@ -1,8 +1,9 @@
 """Email: one message to the channel's addresses through Django's email framework.
 
-A text part (the message as plain text) and an HTML part rendered from
-templates/notifications/email/alert.html, where Django's autoescaping turns
-user text into text. The SMTP server is the one EMAIL_URL names.
+A text part (the message as plain text) and an HTML part built with
+format_html, which escapes user text. The HTML is built here rather than in a
+template: mail clients need inline styles, which page templates may not have
+(tests/security/test_headers.py). The SMTP server is the one EMAIL_URL names.
 
 SMTP errors are classified by their reply codes (RFC 5321 §4.2.1): 5xx is
 final, 4xx asks to try later. Django's backend raises only when every
@@ -15,7 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
-from django.template.loader import render_to_string
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from notifications import messages
 from notifications.transports import base
@@ -78,16 +80,32 @@ def compose(recipients: list[str], message: messages.Message) -> EmailMultiAlter
         # RFC 3834: an automatic message; vacation responders leave it alone.
         headers={"Auto-Submitted": "auto-generated"},
     )
-    html = render_to_string(
-        "notifications/email/alert.html",
-        {
-            "message": message,
-            "lines": message.lines(),
-            "colour": COLOURS.get(message.severity, COLOURS[messages.INFO]),
-        },
-    )
-    email.attach_alternative(html, "text/html")
+    email.attach_alternative(html_part(message), "text/html")
     return email
+
+
+def html_part(message: messages.Message) -> SafeString:
+    """The message as HTML; every value passes through format_html's escaping."""
+    colour = COLOURS.get(message.severity, COLOURS[messages.INFO])
+    title = format_html(
+        '<h2 style="margin:0 0 12px;padding-left:10px;border-left:5px solid {};">{}</h2>',
+        colour,
+        message.title,
+    )
+    lines = format_html_join(
+        "\n", '<p style="margin:0 0 6px;">{}</p>', ((line,) for line in message.lines())
+    )
+    shown = [(message.link, "Open the monitor"), (message.ack_link, "Acknowledge")]
+    links = format_html_join(" \u00b7 ", '<a href="{}">{}</a>', [s for s in shown if s[0]])
+    return format_html(
+        '<!doctype html>\n<html><body style="font-family:Helvetica,Arial,sans-serif;'
+        'color:#222;line-height:1.4;">\n{}\n{}\n<p style="margin:16px 0 0;">{}</p>\n'
+        '<p style="margin:24px 0 0;color:#777;font-size:12px;">Sent by Uptime.</p>\n'
+        "</body></html>",
+        title,
+        lines,
+        links,
+    )
 
 
 def classify(exc: Exception) -> base.TransportError:

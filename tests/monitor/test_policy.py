@@ -12,11 +12,10 @@ from django.utils import timezone
 
 from monitor.models import Transition
 from monitor.policy import HOLD, MUTE, decide
-from notifications.delivery import deliver_transition
 from sites.models import Site
 from teams.services import project_create
 from tests.factories import alice
-from tests.notifications.helpers import answer, texts
+from tests.notifications.helpers import answer, deliver, deliver_owed, texts
 
 Status = Transition.NotificationStatus
 
@@ -57,11 +56,12 @@ def test_a_child_down_while_its_parent_is_down_is_muted(
     check(api_client, parent)
     check(api_client, child)
 
-    deliver_transition(latest(parent).id)
-    deliver_transition(latest(child).id)
+    deliver(latest(parent).id)
+    deliver(latest(child).id)
 
     assert latest(child).notification_status == Status.MUTED
     assert latest(child).attempts.get().error == "Suppressed: parent down (switch)"
+    assert not latest(child).notifications.exists()  # muted before routing: no channel hears it
     [message] = texts(slack_server)  # one alert: the parent's, naming its dependents
     assert "switch" in message and "1 monitor depends on it" in message
 
@@ -75,8 +75,8 @@ def test_a_child_still_down_when_its_parent_recovers_is_alerted_then(
     check(api_client, parent)
     check(api_client, child)
     answer(slack_server)
-    deliver_transition(latest(parent).id)
-    deliver_transition(latest(child).id)
+    deliver(latest(parent).id)
+    deliver(latest(child).id)
 
     httpserver.clear_all_handlers()
     serve(httpserver, "/switch", 200)
@@ -85,8 +85,10 @@ def test_a_child_still_down_when_its_parent_recovers_is_alerted_then(
     answer(slack_server)
     answer(slack_server)
     # Delivering the parent's recovery releases the child's muted alert and
-    # queues it (the suite runs tasks eagerly: it is delivered at once).
-    deliver_transition(latest(parent, "up").id)
+    # queues it (the suite runs tasks eagerly: it is routed at once); its
+    # notification is then sent as a worker would.
+    deliver(latest(parent, "up").id)
+    deliver_owed()
 
     assert latest(child).notification_status == Status.SENT
     last_two = texts(slack_server)[-2:]
@@ -117,7 +119,7 @@ def test_without_a_failing_parent_the_child_alert_goes_out(
     check(api_client, parent)
     check(api_client, child)
     answer(slack_server)
-    deliver_transition(latest(child).id)
+    deliver(latest(child).id)
     assert latest(child).notification_status == Status.SENT
 
 
@@ -175,6 +177,7 @@ def test_a_down_inside_a_maintenance_window_is_muted(api_client, httpserver, sla
     check(api_client, site)
 
     assert decide(latest(site), now=timezone.now()).action == MUTE
-    deliver_transition(latest(site).id)
+    deliver(latest(site).id)
     assert latest(site).notification_status == Status.MUTED
+    assert not latest(site).notifications.exists()
     assert texts(slack_server) == []

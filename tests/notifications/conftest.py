@@ -1,9 +1,10 @@
-"""Fixtures for the notifications tests: sites, transitions and Slack's answers."""
+"""Fixtures for the notifications tests: sites, transitions and the stand-ins' answers."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from pytest_httpserver import HTTPServer
 
 from monitor.models import Check, Transition
 from monitor.probe import ErrorKind
@@ -56,3 +57,26 @@ def make_transition(db):
 @pytest.fixture
 def down_transition(site, make_transition):
     return make_transition(site)
+
+
+@pytest.fixture
+def webhook_server(db):
+    """A local stand-in for a generic webhook receiver, and a webhook channel to it in
+    alice's project (beside the Slack stand-in's channel when a test asks for both).
+
+    Script answers with answer(webhook_server, path="/in"); read what arrived from its log.
+    """
+    from notifications.models import Channel
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    server.channel = Channel.objects.create(
+        project=alice_project(),
+        kind="webhook",
+        name="Webhook stand-in",
+        secrets={"url": server.url_for("/in")},
+    )
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()

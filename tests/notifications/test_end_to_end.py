@@ -1,4 +1,5 @@
-"""From a recorded check to a Slack message: recording → signal → task → transport."""
+"""From a recorded check to a Slack message: recording → signal → routing task →
+delivery task (queued when routing commits) → transport."""
 
 import logging
 
@@ -8,6 +9,7 @@ from django.utils import timezone
 from monitor.models import Transition
 from monitor.probe import ErrorKind, ProbeResult
 from monitor.recording import record_results
+from notifications.models import Notification
 from notifications.receivers import enqueue_notification
 from sites.models import Site
 from tests.factories import alice_project
@@ -44,14 +46,18 @@ def test_a_site_going_down_then_up_sends_one_down_and_one_back_up_message(
     with django_capture_on_commit_callbacks(execute=True):
         record_results([failure(up_site)])
     [down] = texts(slack_server)
-    assert down.startswith("`Shop` (https://shop.example) is down! (HTTP 503)")
+    assert down.startswith("`Shop` (https://shop.example) is down (HTTP 503)")
+    assert "Reason: HTTP 503 Service Unavailable" in down
 
     with django_capture_on_commit_callbacks(execute=True):
         record_results([success(up_site)])
     assert len(texts(slack_server)) == 2
-    assert texts(slack_server)[1].startswith("`Shop` (https://shop.example) is back up.")
+    back = texts(slack_server)[1]
+    assert back.startswith("`Shop` (https://shop.example) is back up")
+    assert "It was down for" in back
     statuses = set(Transition.objects.values_list("notification_status", flat=True))
     assert statuses == {Transition.NotificationStatus.SENT}
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
 
 
 def test_a_repeated_failure_sends_nothing_more(

@@ -3,7 +3,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from notifications.slack import format_message
+from notifications import compose
+from notifications.models import Notification
+from notifications.transports import slack
 from sites.models import Site
 from teams.services import project_create
 from tests.factories import alice_project
@@ -65,7 +67,13 @@ def test_a_control_character_is_still_refused_with_its_own_message():
 )
 def test_slack_shows_a_site_name_as_typed_inside_one_code_span(db, make_transition, name, shown):
     site = Site.objects.create(project=alice_project(), url="https://example.com/", name=name)
-    headline = format_message(make_transition(site)).splitlines()[0]
-    assert headline == f"{shown} (https://example.com/) is down! (HTTP 503)"
+    transition = make_transition(site)
+    message = compose.message_for(Notification(transition=transition, site=site, event="down"))
+    headline = slack.format_text(message).splitlines()[0]
+    assert headline == f"{shown} (https://example.com/) is down (HTTP 503)"
     # Exactly one code span: the name cannot close it and start formatting.
     assert headline.count("`") == 2
+    # The blocks carry the same headline; the header block is plain text, shown as typed.
+    header, section, *_ = slack.payload(message)["blocks"]
+    assert section["text"]["text"].splitlines()[0] == headline
+    assert header["text"] == {"type": "plain_text", "text": f"{name} is down", "emoji": False}

@@ -9,8 +9,11 @@ import logging
 import pytest
 from django.urls import reverse
 
+from monitor import curl
 from monitor.probe import ErrorKind, Target, probe
-from notifications.slack import TransportError, post_message
+from notifications import messages
+from notifications.transports import slack
+from notifications.transports.base import TransportError
 
 HIDDEN = ("127.0.0.1", "loopback", "::1")
 
@@ -53,7 +56,18 @@ def test_the_connect_time_guard_does_not_say_what_the_name_resolved_to(guard_on,
     assert "127.0.0.1" in caplog.text or "::1" in caplog.text
 
 
-def test_a_refused_webhook_does_not_say_what_its_host_resolved_to(guard_on):
-    with pytest.raises(TransportError) as caught:
-        post_message("http://hooks.localhost:9/hook", "hello", timeout=2)
+def test_a_refused_webhook_does_not_say_what_its_host_resolved_to(guard_on, caplog):
+    with caplog.at_level(logging.INFO, logger="monitor"):
+        with pytest.raises(TransportError) as caught:
+            slack.send({"url": "http://hooks.localhost:9/hook"}, messages.sample(), timeout=2)
+    assert_tells_nothing(caught.value.message)
+    assert "127.0.0.1" in caplog.text or "::1" in caplog.text  # the admin's log says it
+    # Refused by the guard: sending again cannot help until someone changes the URL.
+    assert caught.value.permanent is True
+
+
+def test_the_one_http_stack_does_not_say_what_a_host_resolved_to(guard_on):
+    with pytest.raises(curl.RequestFailed) as caught:
+        curl.request("POST", "http://hooks.localhost:9/hook", body=b"{}", timeout=2)
+    assert caught.value.kind == "blocked"
     assert_tells_nothing(caught.value.message)

@@ -11,7 +11,6 @@ Only incidents whose down alert was routed (Transition.notification_status
 announced, so reminding of it would be the first anyone hears.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,30 +103,16 @@ def _candidates(incidents: list[Transition], now: datetime):
 
 
 def channels_by_site(sites: list[Site]) -> dict[int, list[Channel]]:
-    """routing.channels_of() for many sites in two queries, keeping only channels that follow up.
-
-    The same rule: a site's own channels if it chose any (enabled or not),
-    else its project's defaults; disabled channels hear nothing.
-    """
-    chosen: dict[int, list[Channel]] = defaultdict(list)
-    links = Channel.sites.through.objects.filter(site_id__in=[site.pk for site in sites])
-    for link in links.select_related("channel"):
-        chosen[link.site_id].append(link.channel)
-    defaults: dict[int, list[Channel]] = defaultdict(list)
-    without_own = {site.project_id for site in sites if site.pk not in chosen}
-    if without_own:
-        for channel in Channel.objects.filter(project_id__in=without_own, is_default=True):
-            defaults[channel.project_id].append(channel)
-    result = {}
-    for site in sites:
-        candidates = chosen[site.pk] if site.pk in chosen else defaults[site.project_id]
-        result[site.pk] = [
+    """Each site's enabled channels that remind or escalate (routing.channels_of_many's rule)."""
+    return {
+        site_id: [
             channel
-            for channel in candidates
+            for channel in channels
             if channel.enabled
             and (channel.remind_every_minutes or channel.escalate_after_minutes is not None)
         ]
-    return result
+        for site_id, channels in routing.channels_of_many(sites).items()
+    }
 
 
 def _not_yet_created(owed: list[Owed]) -> list[Owed]:

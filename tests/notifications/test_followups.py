@@ -138,8 +138,8 @@ def test_the_bulk_channel_lookup_agrees_with_routing(project):
 
     found = followups.channels_by_site(sites)
 
-    assert found == {site.pk: routing.channels_of(site) for site in sites}
-    assert found[sites[0].pk] == [reminding]
+    assert found == {site.pk: [c for c in routing.channels_of(site) if c.enabled] for site in sites}
+    assert found == {sites[0].pk: [reminding], sites[1].pk: [own], sites[2].pk: []}
 
 
 def test_reminders_stop_once_acknowledged(project):

@@ -27,6 +27,7 @@ from accounts.adapter import LOCKOUT
 from accounts.limits import attempt_key, failure_counted, lockout_message, seconds_locked_out
 from monitor.checking import check_site_now
 from monitor.maintenance import in_maintenance
+from notifications import acks
 from notifications.selectors import disabled_channels
 from sites import selectors
 from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
@@ -201,8 +202,11 @@ def _site_detail_context(request: HttpRequest, site: Site) -> dict:
             transition.notification_reason = (
                 transition.attempts.order_by("-id").values_list("error", flat=True).first()
             )
+    incident = acks.current_incident(site)
     return {
         "site": site,
+        "incident": incident,
+        "acknowledgement": acks.acknowledgement_of(incident),
         "checks": site.checks.all()[:RECENT_CHECKS],
         "transitions": transitions,
         "options": option_rows(site, SECRET_MASK),

@@ -372,6 +372,9 @@ UPTIME_SWEEP_EVERY = env_int("UPTIME_SWEEP_EVERY", 60, minimum=5)
 # Heartbeat deadlines are judged this often (monitor.heartbeat): a missed one
 # is recorded at most this many seconds after its grace ends.
 UPTIME_HEARTBEAT_EVERY = env_int("UPTIME_HEARTBEAT_EVERY", 15, minimum=1)
+# Reminders and escalations (notifications.followups) are made at most this
+# many seconds late.
+UPTIME_FOLLOWUP_EVERY = env_int("UPTIME_FOLLOWUP_EVERY", 60, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-checks": {
         "task": "monitor.tasks.dispatch_due_checks",
@@ -389,6 +392,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(UPTIME_HEARTBEAT_EVERY),
         "options": {"expires": float(UPTIME_HEARTBEAT_EVERY)},
     },
+    "send-followups": {
+        "task": "notifications.tasks.send_followups",
+        "schedule": float(UPTIME_FOLLOWUP_EVERY),
+        "options": {"expires": float(UPTIME_FOLLOWUP_EVERY)},
+    },
     "prune-history": {
         "task": "monitor.tasks_history.prune_history",
         "schedule": 3600.0,
@@ -396,7 +404,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Task modules beyond each app's tasks.py.
-CELERY_IMPORTS = ("monitor.tasks_history",)
+CELERY_IMPORTS = ("monitor.tasks_history", "notifications.tasks_followups")
 
 # --- Monitoring -------------------------------------------------------------
 # Refuse targets (and webhooks) on loopback, private, link-local and other

@@ -4,6 +4,8 @@ from django.urls import include, path, re_path
 
 from accounts import views as account_views
 from monitor import heartbeat_views, maintenance_pages
+from notifications import ack_views
+from notifications.api_acks import SiteAckApi
 
 # The admin signs in through allauth's login (/login): the same failure limits
 # and, for users who enabled it, the second factor. Its own form would skip both.
@@ -19,6 +21,7 @@ urlpatterns = [
         heartbeat_views.ping,
         name="ping-signal",
     ),
+    re_path(r"^api/site/(?P<site_id>[^/]+)/ack/?$", SiteAckApi.as_view(), name="api-site-ack"),
     path("api/", include("uptime.api_urls")),
     # Before allauth's own: the same pages, answering the failure policy's 429.
     path(
@@ -48,6 +51,9 @@ urlpatterns = [
         name="maintenance_delete",
     ),
     path("", include("notifications.urls")),
+    # Acknowledging a down monitor: the signed link in alerts, the site page's button.
+    path("ack/<str:token>", ack_views.ack_link, name="ack_link"),
+    path("sites/<int:pk>/ack", ack_views.site_acknowledge, name="site_acknowledge"),
     path("", include("teams.urls")),
     path("", include("sites.urls")),
 ]

@@ -99,6 +99,16 @@ def slack_texts(server: HTTPServer) -> list[str]:
     return [request.get_json()["text"] for request, _ in server.log]
 
 
+def deliveries(transition) -> list[tuple[str, str]]:
+    """Where a transition's alert went: (channel kind, its Notification's status) each.
+
+    A transition's own notification_status says only that it was routed
+    ("sent") or why not; each channel's delivery is its Notification's.
+    """
+    notifications = transition.notifications.select_related("channel")
+    return sorted((n.channel.kind, n.status) for n in notifications)
+
+
 class RecordingWebhook:
     """A receiver for the generic `webhook` channel kind: keeps every JSON body it
     receives, in order, and answers 200 unless the test sets `answer`, a function

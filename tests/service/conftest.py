@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -96,6 +97,64 @@ def slack(transactional_db):
 
 def slack_texts(server: HTTPServer) -> list[str]:
     return [request.get_json()["text"] for request, _ in server.log]
+
+
+def deliveries(transition) -> list[tuple[str, str]]:
+    """Where a transition's alert went: (channel kind, its Notification's status) each.
+
+    A transition's own notification_status says only that it was routed
+    ("sent") or why not; each channel's delivery is its Notification's.
+    """
+    notifications = transition.notifications.select_related("channel")
+    return sorted((n.channel.kind, n.status) for n in notifications)
+
+
+class RecordingWebhook:
+    """A receiver for the generic `webhook` channel kind: keeps every JSON body it
+    receives, in order, and answers 200 unless the test sets `answer`, a function
+    of the request's number (0-based) returning the status to answer."""
+
+    def __init__(self):
+        self.answer = lambda n: 200
+        self.bodies: list[dict] = []
+        self.statuses: list[int] = []  # what each request was answered
+        self.arrivals: list[float] = []  # time.monotonic() of each arrival
+        self._lock = threading.Lock()
+        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.server.expect_request("/uptime", method="POST").respond_with_handler(self._handle)
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("/uptime")
+
+    def _handle(self, request) -> Response:
+        with self._lock:
+            status = self.answer(len(self.bodies))
+            self.bodies.append(request.get_json())
+            self.statuses.append(status)
+            self.arrivals.append(time.monotonic())
+        return Response("" if status == 200 else "trouble", status=status)
+
+    def received_for(self, site_id: int) -> list[dict]:
+        """The bodies about one monitor, answered 200 or not."""
+        with self._lock:
+            return [body for body in self.bodies if body["monitor"]["id"] == site_id]
+
+    def delivered(self) -> list[dict]:
+        """The bodies answered 200."""
+        with self._lock:
+            return [
+                b for b, status in zip(self.bodies, self.statuses, strict=True) if status == 200
+            ]
+
+
+@pytest.fixture
+def webhook():
+    receiver = RecordingWebhook()
+    receiver.server.start()
+    yield receiver
+    receiver.server.clear()
+    receiver.server.stop()
 
 
 class Processes:

@@ -10,7 +10,7 @@ from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
 from tests.factories import alice_project
-from tests.service.conftest import slack_texts, wait_for
+from tests.service.conftest import deliveries, slack_texts, wait_for
 
 
 def site_status(site: Site) -> str:
@@ -49,10 +49,9 @@ def test_a_site_is_checked_without_a_trigger_and_each_change_is_announced_once(
     texts = slack_texts(slack)
     assert len(texts) == 2, texts
     assert "back up" in texts[1]
-    assert list(Transition.objects.values_list("notification_status", flat=True)) == [
-        "sent",
-        "sent",
-    ]
+    transitions = list(Transition.objects.order_by("created_at"))
+    assert [t.notification_status for t in transitions] == ["sent", "sent"]  # routed
+    assert [deliveries(t) for t in transitions] == [[("slack", "sent")]] * 2
 
 
 def test_the_sweeper_delivers_a_transition_whose_message_was_lost(processes, target, slack):
@@ -72,7 +71,9 @@ def test_the_sweeper_delivers_a_transition_whose_message_was_lost(processes, tar
     wait_for(lambda: slack_texts(slack), timeout=30, what="the sweeper's delivery")
     time.sleep(6)  # past another sweep: still one message
     assert len(slack_texts(slack)) == 1
-    assert Transition.objects.get().notification_status == "sent"
+    transition = Transition.objects.get()
+    assert transition.notification_status == "sent"
+    assert deliveries(transition) == [("slack", "sent")]
 
 
 def test_many_sites_are_checked_in_batches_by_a_real_worker(processes, target):

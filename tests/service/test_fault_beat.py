@@ -12,7 +12,7 @@ from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
 from tests.factories import alice_project
-from tests.service.conftest import slack_texts, wait_for
+from tests.service.conftest import deliveries, slack_texts, wait_for
 from tests.service.faults import SlowTarget
 
 # Case 12: its sites' interval and beat's pause; set the pause lower only to
@@ -56,8 +56,10 @@ def test_11_two_beats_check_every_site_once_per_interval_and_alert_once(processe
             assert min(gaps) > 5, (site.url, gaps)
         wait_for(lambda: slack_texts(slack), timeout=30, what="the alert")
         time.sleep(6)
-        assert Transition.objects.get().site == down
+        transition = Transition.objects.get()
+        assert transition.site == down
         assert len(slack_texts(slack)) == 1
+        assert deliveries(transition) == [("slack", "sent")]
 
 
 @pytest.mark.timeout(BEAT_PAUSE + 180)

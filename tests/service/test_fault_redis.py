@@ -11,7 +11,7 @@ from monitor.models import Check, Transition
 from sites.models import Site
 from sites.services import site_create
 from tests.factories import alice_project
-from tests.service.conftest import slack_texts, wait_for
+from tests.service.conftest import deliveries, slack_texts, wait_for
 from tests.service.faults import SlowTarget
 
 pytestmark = pytest.mark.timeout(300)
@@ -28,7 +28,8 @@ def assert_one_alert_per_transition(slack, expected: int) -> None:
     texts = slack_texts(slack)
     assert len(texts) == expected, texts
     for transition in transitions:
-        assert transition.notification_status == "sent"
+        assert transition.notification_status == "sent"  # routed…
+        assert deliveries(transition) == [("slack", "sent")]  # …and delivered
         named = re.compile(re.escape(transition.site.url) + r"(?!\d)")
         assert sum(bool(named.search(text)) for text in texts) == 1, transition.site.url
 

@@ -2,12 +2,18 @@
 Redis meets rate limits, server errors, refusals, silence, a trickle, and
 markup in site names.
 
+Every case alerts two channels at once: the misbehaving Slack stand-in and a
+generic webhook that always answers 200. Each transition is routed once into
+one Notification per channel; the webhook must receive exactly one message
+per transition whatever Slack does, and Slack's trouble must stay Slack's.
+
 Transitions are made directly (for disabled sites with a long interval, so no
 check interferes) and queued straight on the broker the worker reads.
 """
 
 import itertools
 import json
+import re
 import select
 import socket
 import threading
@@ -24,10 +30,11 @@ from werkzeug import Response
 from monitor.models import Check, Transition
 from monitor.probe import ErrorKind
 from notifications.delivery import POST_TIMEOUT
-from notifications.models import NotificationAttempt
+from notifications.models import Channel, Notification, NotificationAttempt
+from sites.models import Site
 from sites.services import site_create
 from tests.factories import alice, alice_project
-from tests.service.conftest import REDIS_URL, wait_for
+from tests.service.conftest import REDIS_URL, RecordingWebhook, wait_for
 from uptime.celery import app
 
 Outcome = NotificationAttempt.Outcome
@@ -51,6 +58,7 @@ class ScriptedSlack:
     def __init__(self, answer=None):
         self.answer = answer or (lambda text, n: (200, "ok", {}))
         self.requests: list[tuple[float, str, int]] = []  # (arrived, text, status answered)
+        self.bodies: list[dict] = []  # each request's JSON, in the same order
         self.answered: list[float] = []
         self._lock = threading.Lock()
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
@@ -62,15 +70,24 @@ class ScriptedSlack:
 
     def _handle(self, request):
         arrived = time.monotonic()
-        text = request.get_json()["text"]
+        payload = request.get_json()
+        text = payload["text"]
         with self._lock:
             status, body, headers = self.answer(text, len(self.requests))
             self.requests.append((arrived, text, status))
+            self.bodies.append(payload)
             self.answered.append(time.monotonic())
         return Response(body, status=status, headers=headers)
 
     def delivered_texts(self) -> list[str]:
         return [text for _, text, status in self.requests if status == 200]
+
+    def delivered_bodies(self) -> list[dict]:
+        return [
+            body
+            for body, (_, _, status) in zip(self.bodies, self.requests, strict=True)
+            if status == 200
+        ]
 
     def gaps(self) -> list[float]:
         times = [arrived for arrived, _, _ in self.requests]
@@ -199,15 +216,11 @@ def _peer_closed(conn: socket.socket, *, wait: float) -> bool:
 _site_numbers = itertools.count()
 
 
-def make_transition(name: str, *, reason: str = "HTTP 503 Service Unavailable") -> Transition:
+def make_transition(
+    name: str, *, reason: str = "HTTP 503 Service Unavailable", site: Site | None = None
+) -> Transition:
     """A down transition for a new disabled site (beat never checks it)."""
-    site = site_create(
-        project=alice_project(),
-        url=f"http://127.0.0.1:9/{next(_site_numbers)}?a=1&b=2",
-        name=name,
-        interval=3600,
-        enabled=False,
-    )
+    site = site or make_site(name)
     at = timezone.now() - timedelta(seconds=1)
     check = Check.objects.create(
         site=site,
@@ -219,6 +232,38 @@ def make_transition(name: str, *, reason: str = "HTTP 503 Service Unavailable") 
     )
     return Transition.objects.create(
         site=site, check_result=check, from_status="up", to_status="down", created_at=at
+    )
+
+
+def make_site(name: str) -> Site:
+    return site_create(
+        project=alice_project(),
+        url=f"http://127.0.0.1:9/{next(_site_numbers)}?a=1&b=2",
+        name=name,
+        interval=3600,
+        enabled=False,
+    )
+
+
+def use_channels(slack_url: str, webhook: RecordingWebhook) -> tuple[Channel, Channel]:
+    """alice's project alerts the Slack stand-in under test and the webhook, nothing else."""
+    hook = use_webhook(webhook)
+    slack = Channel.objects.create(
+        project=hook.project, kind="slack", name="Slack", secrets={"url": slack_url}
+    )
+    return slack, hook
+
+
+def use_webhook(webhook: RecordingWebhook) -> Channel:
+    """alice's project's only channel: the recording webhook.
+
+    The `slack` fixture gave the project a channel to its own always-200
+    stand-in; in these cases Slack is the scripted one, so that channel goes.
+    """
+    project = alice_project()
+    project.channels.all().delete()
+    return Channel.objects.create(
+        project=project, kind="webhook", name="Webhook", secrets={"url": webhook.url}
     )
 
 
@@ -234,37 +279,61 @@ def enqueue(transition: Transition) -> None:
         )
 
 
-def status_of(transition: Transition) -> str:
-    transition.refresh_from_db()
-    return transition.notification_status
+def notification_of(transition: Transition, channel: Channel) -> Notification | None:
+    """The transition's message to `channel`, once the transition is routed."""
+    return Notification.objects.filter(transition=transition, channel=channel).first()
 
 
-def all_sent(transitions: list[Transition]) -> bool:
-    return all(status_of(t) == "sent" for t in transitions)
+def status_of(transition: Transition, channel: Channel) -> str:
+    """Where the transition's message to `channel` stands ("unrouted" before routing)."""
+    notification = notification_of(transition, channel)
+    return notification.status if notification is not None else "unrouted"
+
+
+def all_sent(transitions: list[Transition], *channels: Channel) -> bool:
+    return all(status_of(t, channel) == "sent" for t in transitions for channel in channels)
 
 
 def text_for(transition: Transition, texts: list[str]) -> list[str]:
     return [text for text in texts if transition.site.name in text]
 
 
+def assert_webhook_got_each_once(
+    webhook: RecordingWebhook, channel: Channel, transitions: list[Transition]
+) -> None:
+    """The healthy channel: one message per transition, each on its first try."""
+    assert len(webhook.bodies) == len(transitions), webhook.bodies
+    for transition in transitions:
+        [body] = webhook.received_for(transition.site_id)
+        assert (body["event"], body["monitor"]["name"]) == ("down", transition.site.name)
+        notification = notification_of(transition, channel)
+        assert (notification.status, notification.attempts) == ("sent", 1)
+        # Routed once: the retries, if any, were the Slack notification's own.
+        transition.refresh_from_db()
+        assert (transition.notification_status, transition.notify_attempts) == ("sent", 1)
+    channel.refresh_from_db()
+    assert channel.enabled and channel.last_error == ""
+
+
 # --- 14. Rate limited ------------------------------------------------------------
 
 
 def test_14_a_429_holds_back_every_message_to_the_webhook_and_pacing_spaces_them(
-    processes, scripted_slack
+    processes, scripted_slack, webhook
 ):
-    """Retry-After pauses the whole webhook across worker processes; each transition
-    is delivered once, at most about one message a second."""
+    """Retry-After pauses the whole Slack webhook across worker processes; each
+    transition is delivered to it once, at most about one message a second. The
+    other channel is not held back."""
     scripted_slack.answer = lambda text, n: (
         (429, "rate_limited", {"Retry-After": "3"}) if n == 0 else (200, "ok", {})
     )
+    slack, hook = use_channels(scripted_slack.url, webhook)
     transitions = [make_transition(f"paced-{n}") for n in range(4)]
     for transition in transitions:
         enqueue(transition)
-    processes.env["SLACK_WEBHOOK_URL"] = scripted_slack.url
     processes.worker(concurrency=4)
 
-    wait_for(lambda: all_sent(transitions), timeout=60, what="every transition to be sent")
+    wait_for(lambda: all_sent(transitions, slack, hook), timeout=60, what="every delivery")
     time.sleep(2)  # anything doubled would arrive now
     requests = scripted_slack.requests
     assert [status for _, _, status in requests] == [429, 200, 200, 200, 200]
@@ -274,52 +343,63 @@ def test_14_a_429_holds_back_every_message_to_the_webhook_and_pacing_spaces_them
     # Nothing reached the webhook during the 3 s pause...
     limited_at = scripted_slack.answered[0]
     assert requests[1][0] - limited_at >= 2.9, scripted_slack.gaps()
-    # ...and the limited transition's own retry came after it too.
-    limited_text = requests[0][1]
-    retried_at = next(arrived for arrived, text, _ in requests[1:] if text == limited_text)
+    # ...and the limited transition's own retry came after it too. (Its text
+    # is composed afresh for each try: the signed ack link carries a time.)
+    [limited] = [t for t in transitions if text_for(t, [requests[0][1]])]
+    retried_at = next(arrived for arrived, text, _ in requests[1:] if text_for(limited, [text]))
     assert retried_at - limited_at >= 3
     assert min(scripted_slack.gaps()) >= SPACING, scripted_slack.gaps()
     attempts = NotificationAttempt.objects.filter(status_code=429)
-    assert [(a.outcome, a.transition.site.name in limited_text) for a in attempts] == [
-        (Outcome.RETRYING, True)
-    ]
+    assert [(a.outcome, a.transition_id) for a in attempts] == [(Outcome.RETRYING, limited.id)]
+    assert [a.notification.channel_id for a in attempts] == [slack.id]
+    # Slack's pause and pacing are Slack's: the webhook had every message
+    # before Slack took its second one.
+    assert_webhook_got_each_once(webhook, hook, transitions)
+    assert max(webhook.arrivals) < requests[1][0], (webhook.arrivals, requests[1][0])
 
 
 # --- 15. Server errors -------------------------------------------------------------
 
 
 def test_15_two_server_errors_then_success_deliver_once_after_three_backed_off_attempts(
-    processes, scripted_slack
+    processes, scripted_slack, webhook
 ):
     """500, 500, 200: retried with jittered exponential backoff, delivered once, and
-    every attempt recorded."""
+    every attempt recorded; the webhook got its one message on its first try."""
     scripted_slack.answer = lambda text, n: (500, "server_error", {}) if n < 2 else (200, "ok", {})
+    slack, hook = use_channels(scripted_slack.url, webhook)
     transition = make_transition("flaky")
     enqueue(transition)
-    processes.env["SLACK_WEBHOOK_URL"] = scripted_slack.url
     # The second wait is up to 20 s: with the suite's 30 s visibility timeout a
     # wait over half of it is left to the sweeper (no beat runs here), as a
     # long Retry-After is in production. This case is about the backoff.
     processes.env["UPTIME_VISIBILITY_TIMEOUT"] = "120"
     processes.worker(concurrency=1)
 
-    wait_for(lambda: status_of(transition) == "sent", timeout=60, what="delivery on the 3rd try")
+    wait_for(
+        lambda: status_of(transition, slack) == "sent", timeout=60, what="delivery on the 3rd try"
+    )
     time.sleep(2)
     assert [status for _, _, status in scripted_slack.requests] == [500, 500, 200]
     first_gap, second_gap = scripted_slack.gaps()
     # delivery backs off from 10 s with equal jitter: [5, 10] s, then [10, 20] s.
     assert 5 <= first_gap <= 10 + 2, first_gap
     assert 10 <= second_gap <= 20 + 2, second_gap
-    transition.refresh_from_db()
-    assert transition.notify_attempts == 3
-    assert transition.notified_at is not None
-    attempts = list(transition.attempts.order_by("attempted_at", "id"))
+    notification = notification_of(transition, slack)
+    assert notification.attempts == 3
+    assert notification.sent_at is not None
+    attempts = list(notification.tries.order_by("attempted_at", "id"))
     assert [(a.outcome, a.status_code) for a in attempts] == [
         (Outcome.RETRYING, 500),
         (Outcome.RETRYING, 500),
         (Outcome.DELIVERED, 200),
     ]
     assert "server_error" in attempts[0].error and "next try in" in attempts[0].error
+    slack.refresh_from_db()
+    assert slack.enabled and slack.last_success_at is not None
+    assert_webhook_got_each_once(webhook, hook, [transition])
+    # The webhook did not wait for Slack's retries.
+    assert webhook.arrivals[0] < scripted_slack.requests[1][0]
 
 
 # --- 16. Refused for good ------------------------------------------------------------
@@ -332,11 +412,13 @@ REFUSALS = {
 }
 
 
-def test_16_a_4xx_answer_is_never_retried_and_the_user_sees_why(
-    processes, scripted_slack, django_user_model
-):
-    """400/403/404/410 are permanent: one attempt each, marked failed with Slack's
-    reason, shown in the admin and on the site's page."""
+def refused_for_good(processes, scripted_slack, webhook):
+    """Four monitors, each with a Slack channel of its own that Slack refuses
+    (400/403/404/410) and the shared webhook; their transitions, delivered.
+
+    A refusal disables the channel, so each refusal needs a channel of its
+    own to be seen at all.
+    """
 
     def answer(text, n):
         name = next(name for name in REFUSALS if name in text)
@@ -344,26 +426,69 @@ def test_16_a_4xx_answer_is_never_retried_and_the_user_sees_why(
         return status, body, {}
 
     scripted_slack.answer = answer
-    transitions = {name: make_transition(name) for name in REFUSALS}
+    hook = use_webhook(webhook)
+    transitions, channels = {}, {}
+    for name in REFUSALS:
+        site = make_site(name)
+        channels[name] = Channel.objects.create(
+            project=site.project,
+            kind="slack",
+            name=f"Slack {name}",
+            secrets={"url": scripted_slack.url},
+            is_default=False,
+        )
+        site.channels.set([channels[name], hook])  # the monitor's own channels
+        transitions[name] = make_transition(name, site=site)
     for transition in transitions.values():
         enqueue(transition)
-    processes.env["SLACK_WEBHOOK_URL"] = scripted_slack.url
     processes.worker(concurrency=2)
-
     wait_for(
-        lambda: all(status_of(t) == "failed" for t in transitions.values()),
+        lambda: (
+            all(status_of(transitions[n], channels[n]) == "failed" for n in REFUSALS)
+            and all_sent(list(transitions.values()), hook)
+        ),
         timeout=40,
-        what="every refused transition to be marked failed",
+        what="every refused message to be marked failed and every webhook message sent",
     )
+    return transitions, channels, hook
+
+
+def test_16_a_4xx_answer_is_never_retried_disables_the_channel_and_the_user_sees_why(
+    processes, scripted_slack, webhook, django_user_model
+):
+    """400/403/404/410 are permanent: one attempt each, marked failed with Slack's
+    reason, the channel disabled (no later alert tries it again), shown in the
+    admin; the webhook channel is unaffected."""
+    transitions, channels, hook = refused_for_good(processes, scripted_slack, webhook)
     time.sleep(8)  # a retry would come after at least 5 s of backoff
     assert len(scripted_slack.requests) == len(REFUSALS)
     for name, transition in transitions.items():
         status, body = REFUSALS[name]
-        transition.refresh_from_db()
-        assert transition.notify_attempts == 1
-        [attempt] = transition.attempts.all()
+        notification = notification_of(transition, channels[name])
+        assert notification.attempts == 1
+        [attempt] = notification.tries.all()
         assert (attempt.outcome, attempt.status_code) == (Outcome.FAILED, status)
         assert f"Slack answered HTTP {status}: {body}" in attempt.error
+        channel = channels[name]
+        channel.refresh_from_db()
+        assert not channel.enabled
+        assert f"Slack answered HTTP {status}: {body}" in channel.disabled_reason
+        assert scripted_slack.url not in channel.disabled_reason + attempt.error
+    assert_webhook_got_each_once(webhook, hook, list(transitions.values()))
+
+    # The next change of a monitor whose Slack channel is disabled: Slack is
+    # not asked again, the webhook still hears of it.
+    gone = transitions["refused-404"]
+    recovery = Transition.objects.create(
+        site=gone.site, from_status="down", to_status="up", created_at=timezone.now()
+    )
+    enqueue(recovery)
+    wait_for(lambda: len(webhook.received_for(gone.site_id)) == 2, timeout=30, what="the recovery")
+    time.sleep(3)
+    assert [body["event"] for body in webhook.received_for(gone.site_id)] == ["down", "up"]
+    assert len(scripted_slack.requests) == len(REFUSALS)
+    # Not routed to it, or (main after 10353fa) recorded as skipped, saying why.
+    assert status_of(recovery, channels["refused-404"]) in ("unrouted", "skipped")
 
     client = Client()
     client.force_login(django_user_model.objects.create_superuser("admin", "a@b.invalid", "pw"))
@@ -374,32 +499,54 @@ def test_16_a_4xx_answer_is_never_retried_and_the_user_sees_why(
     for _, body in REFUSALS.values():
         assert body.encode() in admin_page.content
     assert b"create a new one" in admin_page.content  # the hint for a deleted webhook
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app: the site page shows only the transition's routing status ('notification "
+    "sent'), not that its Slack message failed for good or why (sites/views.py "
+    "_site_detail_context reads transition.notification_status; it should also read the "
+    "transition's Notifications and show each failed one's last attempt error)",
+)
+def test_16_the_site_page_says_its_alert_to_a_channel_failed_for_good_and_why(
+    processes, scripted_slack, webhook
+):
+    transitions, _, _ = refused_for_good(processes, scripted_slack, webhook)
     member = Client()  # the site's page is its project's members' (alice's) only
     member.force_login(alice())
     site_page = member.get(reverse("site_detail", args=[transitions["refused-404"].site_id]))
-    assert b"notification failed permanently" in site_page.content
+    assert site_page.status_code == 200
+    assert b"failed permanently" in site_page.content
+    assert b"no_service" in site_page.content
 
 
 # --- 17. Silence and a trickle -----------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", ["silent", "drip"])
-def test_17_a_webhook_that_never_finishes_answering_is_abandoned_at_the_deadline(processes, mode):
+def test_17_a_webhook_that_never_finishes_answering_is_abandoned_at_the_deadline(
+    processes, webhook, mode
+):
     """A stand-in that never answers, or answers a byte a second, costs one attempt of
-    at most the post timeout (a total deadline, not per read); the worker goes on."""
+    at most the post timeout (a total deadline, not per read); the worker goes on,
+    and the other channel receives each message once."""
     stand_in = SocketSlack(mode)
     stand_in.start()
     try:
+        slack, hook = use_channels(stand_in.url, webhook)
         stuck, healthy = make_transition(f"stuck-{mode}"), make_transition(f"healthy-{mode}")
         enqueue(stuck)
-        processes.env["SLACK_WEBHOOK_URL"] = stand_in.url
         # One pool process: the healthy transition waits behind the stuck one.
         processes.worker(concurrency=1)
         wait_for(lambda: stand_in.requests, timeout=30, what="the first request")
         enqueue(healthy)
 
-        wait_for(lambda: status_of(healthy) == "sent", timeout=POST_TIMEOUT + 20, what="healthy")
-        first_attempt = stuck.attempts.order_by("attempted_at", "id").first()
+        wait_for(
+            lambda: status_of(healthy, slack) == "sent",
+            timeout=POST_TIMEOUT + 20,
+            what="healthy",
+        )
+        first_attempt = notification_of(stuck, slack).tries.order_by("attempted_at", "id").first()
         assert first_attempt.outcome == Outcome.RETRYING
         assert f"No complete answer within {POST_TIMEOUT}s" in first_attempt.error
         # Abandoned at the deadline: not before it, and not much after.
@@ -407,33 +554,85 @@ def test_17_a_webhook_that_never_finishes_answering_is_abandoned_at_the_deadline
         [dropped_at] = stand_in.dropped_at
         assert dropped_at - stand_in.requests[0][0] <= POST_TIMEOUT + 2.5
 
-        wait_for(lambda: status_of(stuck) == "sent", timeout=40, what="the stuck one's retry")
+        wait_for(
+            lambda: status_of(stuck, slack) == "sent", timeout=40, what="the stuck one's retry"
+        )
+        wait_for(lambda: all_sent([stuck, healthy], hook), timeout=10, what="the webhook")
         time.sleep(2)  # anything doubled would arrive now
         assert len(stand_in.healthy_texts) == 2
         assert len(text_for(stuck, stand_in.healthy_texts)) == 1
         assert len(text_for(healthy, stand_in.healthy_texts)) == 1
+        assert_webhook_got_each_once(webhook, hook, [stuck, healthy])
     finally:
         stand_in.stop()
 
 
 # --- 18. Markup in names -------------------------------------------------------------
 
+# The only markup Slack may receive: the message's own links.
+OWN_LINKS = re.compile(r"<https?://[^\s<>|]+\|(View monitor|Acknowledge)>")
+USER_MARKUP = ("<!channel>", "<https://evil|x>", "<@U123>", "<!here>")
 
-def test_18_slack_markup_in_a_site_name_and_reason_arrives_escaped(processes, scripted_slack):
+
+def mrkdwn_texts(payload: dict) -> list[str]:
+    """Every string Slack parses as markup: `text`, and each block's mrkdwn."""
+    found = [payload["text"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(payload["blocks"])
+    return found
+
+
+def plain_texts(payload: dict) -> list[str]:
+    return [
+        block["text"]["text"]
+        for block in payload["blocks"]
+        if isinstance(block.get("text"), dict) and block["text"]["type"] == "plain_text"
+    ]
+
+
+def test_18_slack_markup_in_a_site_name_and_reason_arrives_escaped(
+    processes, scripted_slack, webhook
+):
     """A name like `<!channel>` or `<https://evil|x>` reaches Slack as text: nothing
-    is injected."""
-    transition = make_transition(
-        "<!channel> <https://evil|x> & co", reason="<@U123> said <!here> & left"
-    )
+    is injected, in `text` or in any block; the only markup is Uptime's own
+    two links. The webhook gets the same words as typed (JSON needs no escaping)."""
+    name = "<!channel> <https://evil|x> & co"
+    reason = "<@U123> said <!here> & left"
+    slack, hook = use_channels(scripted_slack.url, webhook)
+    transition = make_transition(name, reason=reason)
     enqueue(transition)
-    processes.env["SLACK_WEBHOOK_URL"] = scripted_slack.url
     processes.worker(concurrency=1)
 
-    wait_for(lambda: status_of(transition) == "sent", timeout=30, what="the message")
-    [text] = scripted_slack.delivered_texts()
-    assert "<" not in text and ">" not in text, text
+    wait_for(lambda: all_sent([transition], slack, hook), timeout=30, what="the messages")
+    [payload] = scripted_slack.delivered_bodies()
+    text = payload["text"]
+    parsed = mrkdwn_texts(payload)
+    assert len(parsed) >= 3, payload  # text, the section, the links' context
+    for markup in parsed:
+        assert not any(bad in markup for bad in USER_MARKUP), markup
+        links = OWN_LINKS.findall(markup)
+        rest = OWN_LINKS.sub("", markup)
+        assert "<" not in rest and ">" not in rest, markup
+        assert "& " not in rest.replace("&amp;", ""), markup
+        assert links in ([], ["View monitor", "Acknowledge"]), markup
+    assert OWN_LINKS.findall(text) == ["View monitor", "Acknowledge"], text
     # The name in a code span, so Slack formatting in it shows as typed.
     assert "`&lt;!channel&gt; &lt;https://evil|x&gt; &amp; co`" in text
     assert "?a=1&amp;b=2" in text
     assert "Reason: &lt;@U123&gt; said &lt;!here&gt; &amp; left" in text
-    assert "& " not in text.replace("&amp;", "")
+    # The header is plain_text, which Slack shows as typed and never parses
+    # for mentions or links (https://api.slack.com/reference/block-kit/blocks#header).
+    assert plain_texts(payload) == [f"{name} is down"], payload["blocks"]
+
+    [body] = webhook.received_for(transition.site_id)
+    assert (body["monitor"]["name"], body["reason"]) == (name, reason)

@@ -11,7 +11,7 @@ from monitor.models import Transition
 from sites.models import Site
 from sites.services import site_create
 from tests.factories import alice_project
-from tests.service.conftest import slack_texts, wait_for
+from tests.service.conftest import deliveries, slack_texts, wait_for
 
 
 def site_status(site: Site) -> str:
@@ -49,7 +49,6 @@ def test_a_missed_heartbeat_is_announced_down_and_a_ping_brings_it_back_up(proce
     texts = slack_texts(slack)
     assert len(texts) == 2, texts
     assert "back up" in texts[1]
-    assert list(Transition.objects.values_list("to_status", flat=True).order_by("id")) == [
-        "down",
-        "up",
-    ]
+    transitions = list(Transition.objects.order_by("id"))
+    assert [t.to_status for t in transitions] == ["down", "up"]
+    assert [deliveries(t) for t in transitions] == [[("slack", "sent")]] * 2

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from monitor.maintenance import maintenance_create
 from monitor.models import Transition
+from notifications.models import Notification
 from sites.models import Site
 from sites.services import site_create
 from tests.factories import alice_project
@@ -69,3 +70,4 @@ def test_a_site_down_inside_a_maintenance_window_is_recorded_but_not_alerted(
     )
     time.sleep(3)  # a message sent anyway would have arrived by now
     assert slack_texts(slack) == []
+    assert not Notification.objects.filter(site=site).exists()  # never routed

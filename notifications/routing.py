@@ -158,8 +158,13 @@ def _was_escalated(channel: Channel, recovery: Transition) -> bool:
     down = previous_down(recovery)
     return (
         down is not None
+        # Sent, not merely made: an escalation skipped because someone
+        # acknowledged first told the channel nothing to recover from.
         and Notification.objects.filter(
-            channel=channel, transition=down, event=messages.ESCALATION
+            channel=channel,
+            transition=down,
+            event=messages.ESCALATION,
+            status=Notification.Status.SENT,
         ).exists()
     )
 

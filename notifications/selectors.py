@@ -7,7 +7,7 @@ never through Channel.objects, so another project's channel answers 404.
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from notifications.models import Channel
+from notifications.models import Channel, Notification
 from teams.access import Action, require
 from teams.models import Membership, Role
 from teams.selectors import project_ids
@@ -58,3 +58,24 @@ def disabled_channels(*, user: AbstractBaseUser) -> QuerySet[Channel]:
         .select_related("project")
         .order_by("project__name", "name", "id")
     )
+
+
+def delivery_rows(transition) -> list[dict]:
+    """Each channel's message for a transition (prefetched `notifications__channel`):
+    its channel, status and, when it failed or was skipped, why (its last attempt)."""
+    rows = []
+    for notification in transition.notifications.all():
+        reason = ""
+        if notification.status in (Notification.Status.FAILED, Notification.Status.SKIPPED):
+            reason = (
+                notification.tries.order_by("-id").values_list("error", flat=True).first() or ""
+            )
+        rows.append(
+            {
+                "channel": notification.channel.name,
+                "event": notification.event,
+                "status": notification.get_status_display().lower(),
+                "reason": reason,
+            }
+        )
+    return rows

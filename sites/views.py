@@ -28,7 +28,7 @@ from accounts.limits import attempt_key, failure_counted, lockout_message, secon
 from monitor.checking import check_site_now
 from monitor.maintenance import in_maintenance
 from notifications import acks
-from notifications.selectors import disabled_channels
+from notifications.selectors import delivery_rows, disabled_channels
 from sites import selectors
 from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
 from sites.kind_fields import option_rows
@@ -193,15 +193,17 @@ def site_add(request: HttpRequest) -> HttpResponse:
 
 
 def _site_detail_context(request: HttpRequest, site: Site) -> dict:
-    transitions = list(site.transitions.all()[:RECENT_TRANSITIONS])
+    transitions = list(
+        site.transitions.prefetch_related("notifications__channel")[:RECENT_TRANSITIONS]
+    )
     for transition in transitions:
-        # Why an alert was never sent or was held back (Slack's answer, already
-        # free of the webhook URL); rare, so one small query each.
+        # Why an alert was never routed or was held back; rare, so one small query each.
         owed = transition.NotificationStatus
-        if transition.notification_status in (owed.FAILED, owed.WITHHELD):
+        if transition.notification_status in (owed.FAILED, owed.WITHHELD, owed.MUTED):
             transition.notification_reason = (
                 transition.attempts.order_by("-id").values_list("error", flat=True).first()
             )
+        transition.deliveries = delivery_rows(transition)
     incident = acks.current_incident(site)
     return {
         "site": site,

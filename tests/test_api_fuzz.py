@@ -78,16 +78,13 @@ FUZZED_OPERATIONS = [
     "GET /api/maintenance/{window_id}/",
     "PATCH /api/maintenance/{window_id}/",
     "DELETE /api/maintenance/{window_id}/",
-<<<<<<< HEAD
     "GET /api/channels/",
     "POST /api/channels/",
     "GET /api/channels/{channel_id}/",
     "PATCH /api/channels/{channel_id}/",
     "DELETE /api/channels/{channel_id}/",
     "GET /api/channel-kinds/",
-=======
     "POST /api/site/{site_id}/ack/",
->>>>>>> followup
 ]
 # Operations left out, and why.
 UNFUZZED_OPERATIONS = {

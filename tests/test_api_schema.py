@@ -64,11 +64,11 @@ def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
     validate_schema(schema)  # raises on anything OpenAPI 3 does not allow
     operations = {(path, method) for path, item in schema["paths"].items() for method in item}
     assert operations == (
-<<<<<<< HEAD
-        SEED_OPERATIONS | TEAMS_OPERATIONS | MAINTENANCE_OPERATIONS | CHANNEL_OPERATIONS
-=======
-        SEED_OPERATIONS | TEAMS_OPERATIONS | MAINTENANCE_OPERATIONS | ACK_OPERATIONS
->>>>>>> followup
+        SEED_OPERATIONS
+        | TEAMS_OPERATIONS
+        | MAINTENANCE_OPERATIONS
+        | CHANNEL_OPERATIONS
+        | ACK_OPERATIONS
     )
 
 

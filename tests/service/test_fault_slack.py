@@ -501,13 +501,6 @@ def test_16_a_4xx_answer_is_never_retried_disables_the_channel_and_the_user_sees
     assert b"create a new one" in admin_page.content  # the hint for a deleted webhook
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app: the site page shows only the transition's routing status ('notification "
-    "sent'), not that its Slack message failed for good or why (sites/views.py "
-    "_site_detail_context reads transition.notification_status; it should also read the "
-    "transition's Notifications and show each failed one's last attempt error)",
-)
 def test_16_the_site_page_says_its_alert_to_a_channel_failed_for_good_and_why(
     processes, scripted_slack, webhook
 ):

@@ -344,6 +344,29 @@ def test_the_detail_page_says_why_an_alert_failed_for_good(client_in):
     assert "oops" not in page
 
 
+def test_the_detail_page_shows_each_channels_message_and_why_one_failed(client_in):
+    from notifications.models import Channel, Notification
+
+    site = down_site()
+    transition = Transition.objects.create(
+        site=site, from_status="up", to_status="down", notification_status="sent"
+    )
+    ops = Channel.objects.create(project=site.project, kind="slack", name="Ops Slack")
+    hook = Channel.objects.create(project=site.project, kind="webhook", name="Our hook")
+    failed = Notification.objects.create(
+        channel=ops, site=site, transition=transition, event="down", key="t1", status="failed"
+    )
+    failed.tries.create(
+        transition=transition, outcome="failed", error="Slack answered HTTP 404: no_service"
+    )
+    Notification.objects.create(
+        channel=hook, site=site, transition=transition, event="down", key="t1", status="sent"
+    )
+    page = text_of(client_in.get(reverse("site_detail", args=[site.pk])))
+    assert "down to Ops Slack: failed permanently: Slack answered HTTP 404: no_service" in page
+    assert "down to Our hook: sent" in page
+
+
 def test_the_detail_page_of_a_missing_site_is_404(client_in):
     assert client_in.get(reverse("site_detail", args=[999])).status_code == 404
 

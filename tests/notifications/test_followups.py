@@ -250,6 +250,7 @@ def test_the_recovery_is_announced_to_the_escalated_channel_only(project):
     quiet, _ = down_site(project, minutes_ago=5)
     tick()
     assert owed() == [("pager", "escalation", f"t{incident.pk}-esc")]
+    Notification.objects.filter(event="escalation").update(status="sent")  # as delivery does
 
     recovery = Transition.objects.create(site=escalated, from_status="down", to_status="up")
     calm = Transition.objects.create(site=quiet, from_status="down", to_status="up")
@@ -261,6 +262,20 @@ def test_the_recovery_is_announced_to_the_escalated_channel_only(project):
         ("pager", "up", f"t{recovery.pk}"),
     ]
     assert owed(transition=calm) == [("ops", "up", f"t{calm.pk}")]
+
+
+def test_an_escalation_skipped_after_an_ack_brings_no_recovery_to_that_channel(project):
+    channel(project, "ops")
+    channel(project, "pager", escalate_after_minutes=10)
+    site, _ = down_site(project, minutes_ago=20)
+    tick()
+    # Acknowledged before it went out: delivery skipped it, the pager heard nothing.
+    Notification.objects.filter(event="escalation").update(status="skipped")
+
+    recovery = Transition.objects.create(site=site, from_status="down", to_status="up")
+    routing.route_transition(recovery)
+
+    assert owed(transition=recovery) == [("ops", "up", f"t{recovery.pk}")]
 
 
 # Cost ---------------------------------------------------------------------

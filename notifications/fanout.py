@@ -13,6 +13,7 @@ The guarantees are delivery's: a row is claimed once, written only by its
 claimer, and swept if a worker dies.
 """
 
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -138,19 +139,37 @@ def _route(transitions: list[Transition], stamp) -> None:
         ).update(
             notification_status=Status.SENT, notified_at=timezone.now(), notify_lease_until=None
         )
-        routing.enqueue_after_commit(_first_alerts_first(owed))
+        first, rest = _first_alerts_first(owed)
+        routing.enqueue_after_commit(rest)
+        # Each transition's first message goes out from here, without a queue's
+        # round trip behind every other routing task.
+        transaction.on_commit(functools.partial(_send_now, first))
     log.info("Routed %d transitions to %d messages", len(routed), len(owed))
 
 
-def _first_alerts_first(owed: list[tuple[int, int]]) -> list[int]:
-    """Each transition's first message, then each one's second…: when a thousand
-    monitors go down at once, everyone hears of each one as early as possible."""
+def _first_alerts_first(owed: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """(each transition's first message, the others: each one's second, then third…).
+
+    When a thousand monitors go down at once, everyone hears of each one as
+    early as possible.
+    """
     rank: dict[int, int] = {}
     ordered = []
     for notification_id, transition_id in owed:
         ordered.append((rank.get(transition_id, 0), notification_id))
         rank[transition_id] = rank.get(transition_id, 0) + 1
-    return [notification_id for _, notification_id in sorted(ordered)]
+    ordered.sort()
+    first = [notification_id for position, notification_id in ordered if position == 0]
+    return first, [notification_id for position, notification_id in ordered if position > 0]
+
+
+def _send_now(notification_ids: list[int]) -> None:
+    paced, unpaced = routing.split_by_pace(notification_ids)
+    routing.enqueue_after_commit(paced)
+    try:
+        deliver_many(unpaced)
+    except Exception:  # the rows are durable: the sweeper sends what was not sent
+        log.exception("Sending %d first messages failed; the sweeper takes them", len(unpaced))
 
 
 # --- Delivering -------------------------------------------------------------------

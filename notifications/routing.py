@@ -140,18 +140,26 @@ def enqueue_after_commit(notification_ids: list[int]) -> None:
 def _enqueue(notification_ids: list[int]) -> None:
     from notifications.tasks import deliver_notification, deliver_notifications
 
-    kinds = dict(
-        Notification.objects.filter(id__in=notification_ids).values_list("id", "channel__kind")
-    )
-    paced = [i for i in notification_ids if i in kinds and transports.get(kinds[i]).PACE > 0]
-    unpaced = [i for i in notification_ids if i in kinds and transports.get(kinds[i]).PACE == 0]
+    paced, unpaced = split_by_pace(notification_ids)
     try:
         for start in range(0, len(unpaced), SEND_BATCH):
             deliver_notifications.delay(unpaced[start : start + SEND_BATCH])
         for notification_id in paced:
             deliver_notification.delay(notification_id)
     except Exception:  # the rows are durable: the sweeper sends them
-        log.exception("Could not enqueue %d notifications; the sweeper will send them", len(kinds))
+        log.exception(
+            "Could not enqueue %d notifications; the sweeper will send them", len(notification_ids)
+        )
+
+
+def split_by_pace(notification_ids: list[int]) -> tuple[list[int], list[int]]:
+    """(paced, unpaced) ids, each in the given order; ids of deleted rows are dropped."""
+    kinds = dict(
+        Notification.objects.filter(id__in=notification_ids).values_list("id", "channel__kind")
+    )
+    paced = [i for i in notification_ids if i in kinds and transports.get(kinds[i]).PACE > 0]
+    unpaced = [i for i in notification_ids if i in kinds and transports.get(kinds[i]).PACE == 0]
+    return paced, unpaced
 
 
 def _was_escalated(channel: Channel, recovery: Transition) -> bool:

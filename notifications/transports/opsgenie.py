@@ -81,7 +81,11 @@ def send(config: dict, message: messages.Message, *, timeout: float = base.TIMEO
             secrets=(key,),
         )
     url = f"{alerts}/{quote(alias(message), safe='')}/close?identifierType=alias"
-    note = {"source": "Uptime", "user": "Uptime", "note": _cut(message.text, MAX_DESCRIPTION)}
+    note = {
+        "source": "Uptime",
+        "user": "Uptime",
+        "note": base.truncate(message.text, MAX_DESCRIPTION),
+    }
     try:
         return base.post_json(
             url,
@@ -112,14 +116,16 @@ def alert(message: messages.Message) -> dict:
         "acknowledge": message.ack_link,
     }
     return {
-        "message": _cut(message.title, MAX_MESSAGE),
+        "message": base.truncate(message.title, MAX_MESSAGE),
         "alias": alias(message),
-        "description": _cut(description, MAX_DESCRIPTION),
+        "description": base.truncate(description, MAX_DESCRIPTION),
         "priority": PRIORITY.get(message.severity, "P5"),
         "source": "Uptime",
-        "entity": _cut(message.site_name or message.target, MAX_ALIAS),
+        "entity": base.truncate(message.site_name or message.target, MAX_ALIAS),
         "tags": ["uptime", message.event],
-        "details": {name: _cut(value, MAX_DETAIL) for name, value in values.items() if value},
+        "details": {
+            name: base.truncate(value, MAX_DETAIL) for name, value in values.items() if value
+        },
     }
 
 
@@ -129,7 +135,3 @@ def alias(message: messages.Message) -> str:
     if message.event in (messages.MAINTENANCE_START, messages.MAINTENANCE_END):
         key = f"uptime-site-{message.site_id}-maintenance"
     return key[:MAX_ALIAS]
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

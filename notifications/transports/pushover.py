@@ -68,8 +68,8 @@ def form(config: dict, message: messages.Message) -> dict:
     fields = {
         "token": config["token"],
         "user": config["user"],
-        "title": _cut(message.title, MAX_TITLE),
-        "message": _cut("\n".join(body) or message.title, MAX_MESSAGE),
+        "title": base.truncate(message.title, MAX_TITLE),
+        "message": base.truncate("\n".join(body) or message.title, MAX_MESSAGE),
         "priority": 1 if message.severity == messages.CRITICAL else 0,
     }
     if message.link and len(message.link) <= MAX_URL:
@@ -77,7 +77,3 @@ def form(config: dict, message: messages.Message) -> dict:
     if message.happened_at:
         fields["timestamp"] = int(message.happened_at.timestamp())
     return fields
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

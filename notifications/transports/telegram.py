@@ -76,8 +76,8 @@ def format_html(message: messages.Message) -> str:
     https://core.telegram.org/bots/api#html-style
     """
     icon = ICONS.get(message.severity, "")
-    parts = [f"{icon} <b>{escape(_cut(message.title))}</b>".strip()]
-    parts += [escape(_cut(line)) for line in message.lines()]
+    parts = [f"{icon} <b>{escape(_line(message.title))}</b>".strip()]
+    parts += [escape(_line(line)) for line in message.lines()]
     if message.link:
         parts.append(f'<a href="{escape(message.link)}">Open the monitor</a>')
     if message.ack_link:
@@ -146,5 +146,5 @@ def _json(answer: curl.Answer) -> dict:
     return reply if isinstance(reply, dict) else {}
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "\u2026"
+def _line(text: str) -> str:
+    return base.truncate(text, MAX_LINE)

@@ -25,6 +25,7 @@ GIVE_UP_AFTER after it was owed is marked failed as stale, because a day-old
 "down" alert is noise rather than news.
 """
 
+import dataclasses
 import logging
 import random
 import time
@@ -76,11 +77,13 @@ class Delivery:
 
     For a transient failure, `retry_in` is the planned delay in seconds and
     `lease_token` lets the retry message take over the lease held for it.
+    `paced`: the wait is for the destination's turn, not after a failure.
     """
 
     outcome: str
     retry_in: float | None = None
     lease_token: int | None = None
+    paced: bool = False
 
 
 # --- 1. Routing a transition ---------------------------------------------------
@@ -477,7 +480,7 @@ def _plan_paced_retry(notification: Notification, token: int, wait: float) -> De
     # Senders held back together would otherwise all come back in the same second.
     delay = wait + random.uniform(0, pacing.MAX_WAIT)
     log.info("Notification %s held back for pacing; next try in %.0f s", notification.id, delay)
-    return _retry_later(
+    planned = _retry_later(
         notification,
         token,
         delay,
@@ -485,6 +488,7 @@ def _plan_paced_retry(notification: Notification, token: int, wait: float) -> De
         f"(it takes a message every {transports.get(notification.channel.kind).PACE:g} s); "
         f"next try in {delay:.0f} s",
     )
+    return dataclasses.replace(planned, paced=True)
 
 
 # --- The sweeper --------------------------------------------------------------

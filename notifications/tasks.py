@@ -58,7 +58,11 @@ def deliver_notification(self, notification_id: int, lease_token: int | None = N
 def _retry_if_planned(task, delivery, **ids) -> str:
     if delivery.outcome != Outcome.RETRYING:
         return delivery.outcome
-    if task.request.retries >= task.max_retries:
+    # Waiting for a paced destination's turn is not a failure: it spends no
+    # retry, or a burst to one Slack webhook would leave its last messages to
+    # the sweeper (GIVE_UP_AFTER still bounds it).
+    budget = task.request.retries + 1 if delivery.paced else task.max_retries
+    if task.request.retries >= budget:
         log.warning("Out of retries for %s; the sweeper takes it up when its lease ends", ids)
         return delivery.outcome
     if delivery.retry_in > settings.UPTIME_VISIBILITY_TIMEOUT / 2:
@@ -67,7 +71,9 @@ def _retry_if_planned(task, delivery, **ids) -> str:
         # sweeper queues it when the lease ends (a long Retry-After).
         return delivery.outcome
     raise task.retry(
-        countdown=delivery.retry_in, kwargs={**ids, "lease_token": delivery.lease_token}
+        countdown=delivery.retry_in,
+        kwargs={**ids, "lease_token": delivery.lease_token},
+        max_retries=budget,
     )
 
 

@@ -164,6 +164,21 @@ def test_a_slot_further_off_than_the_wait_limit_is_a_planned_retry_not_a_sleep(
     assert "Held back" in attempt.error
 
 
+def test_waiting_for_the_destinations_turn_spends_no_retry(slack_server, down_transition):
+    """Even a task out of retries plans the paced wait: only failures count against them,
+    so a burst to one Slack webhook is not left to the sweeper."""
+    from celery.exceptions import Retry
+
+    from notifications import tasks
+
+    pacing.hold(slack_server.url_for("/hook"), 60)
+    notification = routed(down_transition)
+    with pytest.raises(Retry) as planned:
+        tasks.deliver_notification.apply(args=(notification.id,), retries=tasks.MAX_RETRIES).get()
+    assert 59 <= planned.value.when <= 60 + pacing.MAX_WAIT
+    assert slack_server.log == []
+
+
 def test_the_planned_retry_after_a_long_pause_is_sent_once_the_pause_is_over(
     slack_server, down_transition
 ):

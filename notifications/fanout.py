@@ -114,16 +114,13 @@ def _route(transitions: list[Transition], stamp) -> None:
         for channel in routing.recipients(transition, targets[transition.site_id])
     ]
     with transaction.atomic():
-        # ignore_conflicts: a second router's rows (same channel and key) stay as they are.
-        Notification.objects.bulk_create(rows, ignore_conflicts=True)
-        owed = list(
-            Notification.objects.filter(
-                transition__in=transitions,
-                key__in=[routing.transition_key(t) for t in transitions],
-                attempts=0,
-            )
-            .order_by("transition_id", "channel_id")
-            .values_list("id", "transition_id")
+        transition_of = {(row.channel_id, row.key): row.transition_id for row in rows}
+        owed = sorted(
+            (
+                (notification_id, transition_of[(channel_id, key)])
+                for notification_id, channel_id, key in routing.create_many(rows)
+            ),
+            key=lambda item: (item[1], item[0]),
         )
         routed = {transition_id for _, transition_id in owed} | {row.transition_id for row in rows}
         for transition in transitions:

@@ -127,31 +127,15 @@ def _not_yet_created(owed: list[Owed]) -> list[Owed]:
 
 
 def _create(owed: list[Owed]) -> list[int]:
-    """routing.create() for many keys at once: one insert and one read, not two queries per site.
-
-    Idempotent the same way: the unique (channel, key) makes a row another
-    tick made meanwhile a no-op.
-    """
-    if not owed:
-        return []
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                channel=item.channel,
-                site=item.incident.site,
-                transition=item.incident,
-                event=item.event,
-                key=item.key,
-            )
-            for item in owed
-        ],
-        ignore_conflicts=True,
-    )
-    wanted = {(item.channel.pk, item.key) for item in owed}
-    rows = Notification.objects.filter(
-        key__in={item.key for item in owed},
-        channel_id__in={item.channel.pk for item in owed},
-        attempts=0,
-        lease_until=None,
-    ).values_list("id", "channel_id", "key")
-    return sorted(row_id for row_id, channel_id, key in rows if (channel_id, key) in wanted)
+    """routing.create() for many keys at once: one insert and one read, not two queries per site."""
+    rows = [
+        Notification(
+            channel=item.channel,
+            site=item.incident.site,
+            transition=item.incident,
+            event=item.event,
+            key=item.key,
+        )
+        for item in owed
+    ]
+    return [notification_id for notification_id, _, _ in routing.create_many(rows)]

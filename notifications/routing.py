@@ -99,13 +99,7 @@ def transition_key(transition: Transition) -> str:
 def create(
     channels, *, event: str, key: str, site=None, transition=None, context=None
 ) -> list[int]:
-    """One pending Notification per channel for `key`; return the ids to queue.
-
-    The unique (channel, key) constraint makes a second router's rows no-ops,
-    so a message exists once however many workers route the same change. The
-    ids are those not yet tried: a row another router made a moment ago is
-    queued twice, and its claim lets only one send it.
-    """
+    """One pending Notification per channel for `key`; return the ids to queue (create_many)."""
     rows = [
         Notification(
             channel=channel,
@@ -117,14 +111,33 @@ def create(
         )
         for channel in channels
     ]
+    return [notification_id for notification_id, _, _ in create_many(rows)]
+
+
+def create_many(rows: list[Notification]) -> list[tuple[int, int, str]]:
+    """Insert these pending Notifications (once each); return (id, channel id, key) of
+    those among them not yet tried, in id order: one INSERT and one SELECT.
+
+    The unique (channel, key) constraint makes a second router's rows no-ops,
+    so a message exists once however many workers route the same change. A
+    row another router made a moment ago is returned too, so it may be queued
+    twice, and its claim lets only one send it.
+    """
     if not rows:
         return []
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    return list(
+    wanted = {(row.channel_id, row.key) for row in rows}
+    made = (
         Notification.objects.filter(
-            key=key, channel__in=[c.pk for c in channels], attempts=0, lease_until=None
-        ).values_list("id", flat=True)
+            key__in={row.key for row in rows},
+            channel_id__in={row.channel_id for row in rows},
+            attempts=0,
+            lease_until=None,
+        )
+        .order_by("id")
+        .values_list("id", "channel_id", "key")
     )
+    return [row for row in made if (row[1], row[2]) in wanted]
 
 
 def enqueue_after_commit(notification_ids: list[int]) -> None:

@@ -119,10 +119,15 @@ class MonitoringGap(models.Model):
     check arrives long after the one before (monitor.recording.gap_before).
     """
 
+    class Reason(models.TextChoices):
+        UNCHECKED = "unchecked", "Not checked"
+        PAUSED = "paused", "Paused"
+
     # Cascaded by the database, like Check.site.
     site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, related_name="gaps")
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
+    reason = models.CharField(max_length=9, choices=Reason.choices, default=Reason.UNCHECKED)
 
     class Meta:
         ordering = ["-started_at"]
@@ -373,3 +378,26 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"heartbeat of site {self.site_id}, due by {self.deadline_at}"
+
+
+class IncidentNote(models.Model):
+    """A member's note on a downtime (the down transition that started it)."""
+
+    # Cascaded by the database, like Check.site (migration 0013).
+    site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, related_name="incident_notes")
+    transition = models.ForeignKey(
+        Transition, on_delete=models.CASCADE, related_name="notes", db_constraint=False
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_name = models.CharField(max_length=150)
+    text = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["transition", "created_at"], name="note_transition_idx")]
+
+    def __str__(self) -> str:
+        return f"note by {self.author_name} on {self.transition_id}"

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitor.availability import uptime_many
 from monitor.maintenance import in_maintenance
 from sites.models import Site
 from sites.selectors import site_get, site_list
@@ -79,7 +80,7 @@ class SiteListApi(SiteApiView):
         sites = site_list(user=request.user, project_id=project_from_query(request))
         sites = list(sites.prefetch_related("channels"))
         maintenance = in_maintenance([site.pk for site in sites], timezone.now())
-        context = {"in_maintenance": maintenance}
+        context = {"in_maintenance": maintenance, "uptime": uptime_many(sites)}
         return Response(SiteListOutputSerializer({"sites": sites}, context=context).data)
 
 

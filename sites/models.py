@@ -30,6 +30,28 @@ def new_ping_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def new_badge_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Tag(models.Model):
+    """A label a project puts on its monitors, to group, filter and find them."""
+
+    project = models.ForeignKey("teams.Project", on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=50)
+    # A CSS hex colour, "#rrggbb".
+    color = models.CharField(max_length=7, default="#64748b")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="tag_name_once_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Site(models.Model):
     """A monitored URL, with its schedule and its current state.
 
@@ -92,6 +114,9 @@ class Site(models.Model):
     ping_token = models.CharField(
         max_length=64, unique=True, default=new_ping_token, editable=False
     )
+    # Badges (/badge/<badge_key>/status.svg) are public: an unguessable key, not the id.
+    badge_key = models.CharField(max_length=32, unique=True, default=new_badge_key, editable=False)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="sites")
 
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNKNOWN)
     last_checked_at = models.DateTimeField(null=True, blank=True)
@@ -107,6 +132,9 @@ class Site(models.Model):
     cert_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set when a paused monitor is resumed: the time before it is a pause, not a gap.
     resumed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the monitor is paused, cleared on resume (which records the
+    # pause as a MonitoringGap): uptime figures leave paused time out.
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set when the dispatcher queues a check, cleared when its result is
     # recorded: while it is in the future the site is not queued again, so a
     # backlog cannot snowball; if a check is lost, it expires and the site is

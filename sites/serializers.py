@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from monitor import kinds
+from monitor.availability import PERIODS, uptime_many
 from monitor.maintenance import in_maintenance
 from monitor.serializers import ErrorOutputSerializer, error_or_none
 from sites.models import DISPLAY_STATES, Site
@@ -204,6 +205,17 @@ class SiteUpdateInputSerializer(_MonitorInput):
         return super().validate(attrs)
 
 
+# {"24h": …, "7d": …, "30d": …, "365d": …}: names no class body could write.
+UptimeOutputSerializer = type(
+    "UptimeOutputSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "Percentages with four decimals, or null when nothing was monitored.",
+        **{name: serializers.FloatField(allow_null=True) for name in PERIODS},
+    },
+)
+
+
 class SiteOutputSerializer(serializers.Serializer):
     """A monitor: its settings, its kind's options (secrets masked) and its state."""
 
@@ -225,6 +237,13 @@ class SiteOutputSerializer(serializers.Serializer):
     channels = serializers.SerializerMethodField()
     certExpiresAt = serializers.DateTimeField(source="cert_expires_at", allow_null=True)
     pingUrl = serializers.SerializerMethodField()
+    badgeKey = serializers.CharField(
+        source="badge_key", help_text="The public key of its badges: /badge/<badgeKey>/status.svg."
+    )
+    uptime = serializers.SerializerMethodField(
+        help_text="Time-weighted uptime in percent over 24 hours, 7, 30 and 365 days "
+        "(maintenance and unmonitored time left out); null where nothing was monitored."
+    )
     status = serializers.ChoiceField(choices=Site.Status.choices)
     state = serializers.SerializerMethodField(
         help_text="What to show: paused, maintenance, or else the status."
@@ -257,6 +276,13 @@ class SiteOutputSerializer(serializers.Serializer):
     )
     def get_channels(self, site: Site) -> list[int]:
         return sorted(channel.pk for channel in site.channels.all())
+
+    @extend_schema_field(UptimeOutputSerializer())
+    def get_uptime(self, site: Site) -> dict:
+        figures = self.context.get("uptime")
+        if figures is None:  # one site: work it out now
+            figures = uptime_many([site])
+        return figures.get(site.pk) or dict.fromkeys(PERIODS)
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_pingUrl(self, site: Site) -> str | None:

@@ -16,6 +16,7 @@ from monitor.models import (
     Check,
     CheckRollup,
     Heartbeat,
+    IncidentNote,
     MaintenanceWindow,
     MonitoringGap,
     Transition,
@@ -23,6 +24,7 @@ from monitor.models import (
 from notifications.models import Channel, NotificationAttempt
 from sites.models import DUPLICATE_URL, Site
 from sites.targets import normalize_url
+from statuspages.models import StatusIncident, StatusPageMonitor
 from teams.audit import AuditAction, audit_record
 from teams.models import Project
 
@@ -120,14 +122,16 @@ def site_update(
         setattr(site, field, value)
     if site.enabled and not was_enabled and site.kind != "heartbeat":
         site.next_check_at = timezone.now()  # re-enabled: check now, not after a stale due time
-    if site.enabled and not was_enabled:
-        site.resumed_at = timezone.now()  # the time before is a pause, not a gap
-        saved.append("resumed_at")
+    pause = _pause_change(site, was_enabled=was_enabled)
+    if pause is not None:
+        saved += ["resumed_at", "paused_at"]
     site.full_clean()
     try:
         with transaction.atomic():
             # Save only what a user may edit, so a concurrent check's state is kept.
             site.save(update_fields=saved)
+            if pause is not None and pause.started_at is not None:
+                pause.save()
             if chosen is not None:
                 before["channels"] = sorted(site.channels.values_list("pk", flat=True))
                 site.channels.set(chosen)
@@ -138,6 +142,27 @@ def site_update(
             raise Site.DoesNotExist(f"Site {site.pk} was deleted.") from None
         raise
     return site
+
+
+def _pause_change(site: Site, *, was_enabled: bool) -> MonitoringGap | None:
+    """Note a pause or a resume on the site; a resume's pause, as a gap to save
+    (its started_at is None when there is nothing to save).
+
+    None when `enabled` did not change. Uptime figures leave paused time out
+    (monitor.availability): the open pause through paused_at, a finished one
+    through its gap. The time before a resume is a pause, not a missed check.
+    """
+    if site.enabled == was_enabled:
+        return None
+    now = timezone.now()
+    if not site.enabled:
+        site.paused_at = now
+        return MonitoringGap(site=site, started_at=None)  # nothing to save yet
+    site.resumed_at = now
+    started, site.paused_at = site.paused_at, None
+    return MonitoringGap(
+        site=site, started_at=started, ended_at=now, reason=MonitoringGap.Reason.PAUSED
+    )
 
 
 def site_delete(
@@ -269,14 +294,23 @@ def _history_deletes() -> list[str]:
             Heartbeat,
         )
     )
-    windows = q(MaintenanceWindow.sites.through._meta.db_table)
+    others = [
+        q(model._meta.db_table)
+        for model in (
+            MaintenanceWindow.sites.through,
+            IncidentNote,
+            Site.tags.through,
+            StatusPageMonitor,
+            StatusIncident.sites.through,
+        )
+    ]
     # Names come from _meta, quoted; the id is a parameter.
     return [
         f"DELETE FROM {attempts} WHERE transition_id IN "  # noqa: S608
         f"(SELECT id FROM {transitions} WHERE site_id = %s)",
         *(
             f"DELETE FROM {table} WHERE site_id = %s"  # noqa: S608
-            for table in (transitions, checks, rollups, gaps, windows, beats)
+            for table in (transitions, checks, rollups, gaps, beats, *others)
         ),
     ]
 

@@ -5,7 +5,7 @@ Each route takes an optional trailing slash ("/?$"), so /api/site and
 """
 
 from django.conf import settings
-from django.urls import re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
     SpectacularRedocView,
@@ -46,6 +46,7 @@ DOCS_CSP = (
 )
 
 urlpatterns = [
+    path("", include("statuspages.api_urls")),
     # Everything after "ping/" is the target URL, slashes included, and line
     # breaks too ("s" flag), so the view refuses them with a 400, not a 404.
     re_path(r"^ping/(?P<url>(?s:.*))$", PingApi.as_view(), name="api-ping"),

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "sites",
     "monitor",
     "notifications",
+    "statuspages",
     "uptime",
 ]
 

@@ -51,6 +51,11 @@ urlpatterns = [
         name="maintenance_delete",
     ),
     path("", include("notifications.urls")),
+    # Badges and /metrics: no session (a badge key, an API token).
+    path("", include("monitor.public_urls")),
+    # Status pages: their editor, and the public pages (no login).
+    path("", include("statuspages.urls")),
+    path("", include("statuspages.public_urls")),
     # Acknowledging a down monitor: the signed link in alerts, the site page's button.
     path("ack/<str:token>", ack_views.ack_link, name="ack_link"),
     path("sites/<int:pk>/ack", ack_views.site_acknowledge, name="site_acknowledge"),

@@ -160,7 +160,7 @@ def test_a_check_long_after_the_previous_one_records_the_gap(api_client):
     start = timezone.now() - timedelta(hours=3)
     record_results([result(site["id"], at=start)])
     record_results([result(site["id"], at=start + timedelta(seconds=61))])  # on time
-    assert not MonitoringGap.objects.exists()
+    assert not MonitoringGap.objects.filter(reason="unchecked").exists()
 
     late = start + timedelta(hours=2)
     record_results([result(site["id"], at=late)])
@@ -177,7 +177,7 @@ def test_the_time_a_monitor_was_paused_is_not_a_gap(api_client):
     ]
     api_client.patch(f"/api/site/{site['id']}", {"paused": False}, format="json")
     record_results([result(site["id"], at=timezone.now())])
-    assert not MonitoringGap.objects.exists()
+    assert not MonitoringGap.objects.filter(reason="unchecked").exists()
 
 
 # --- pause --------------------------------------------------------------------------

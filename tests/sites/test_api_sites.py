@@ -20,6 +20,8 @@ SITE_KEYS = {
     "up",
     "checkedAt",
     "nextCheckAt",
+    "badgeKey",
+    "uptime",
     "statusChangedAt",
     "statusCode",
     "responseTimeMs",

@@ -5,9 +5,11 @@ monitors of the projects its user belongs to; the engine's own figures
 (checks per second, lateness, queue depth, pending notifications) describe
 the whole installation, so only staff users see them.
 
-Each scrape builds its metric families from a fixed number of queries,
-whatever the number of monitors, in a registry of its own (prometheus_client's
-global one holds the process's metrics, not ours). Names follow
+Each scrape reads a fixed number of queries, whatever the number of
+monitors. The monitors' series are written by TextFamily (why there); the
+engine's come from a prometheus_client collector through generate_latest on
+a registry of the request's own (the global one holds the process's
+metrics, not ours). Names follow
 https://prometheus.io/docs/practices/naming/: base units, _seconds,
 _timestamp_seconds, _ratio for 0..1, no _total on gauges.
 """
@@ -27,6 +29,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
@@ -83,98 +86,119 @@ def _uptime_24h(site_ids: list[int], now: datetime) -> dict[int, float | None]:
     return result
 
 
-class MonitorCollector(Collector):
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class TextFamily:
+    """A gauge family written straight in the text format, its label text built by the caller.
+
+    prometheus_client's generate_latest escapes every label of every sample
+    again (about 50 µs a series here): 10,000 monitors are 110,000 series, or
+    seven seconds. Here each monitor's labels are escaped once and a line is a
+    string join; the output is the same format (tests parse it back with
+    prometheus_client.parser).
+    """
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self.name, self.documentation = name, documentation
+        self.lines: list[str] = []
+
+    def add(self, labels: str, value: float) -> None:
+        self.lines.append(f"{self.name}{{{labels}}} {floatToGoString(value)}\n")
+
+    def text(self) -> str:
+        documentation = self.documentation.replace("\\", "\\\\").replace("\n", "\\n")
+        head = f"# HELP {self.name} {documentation}\n# TYPE {self.name} gauge\n"
+        return head + "".join(self.lines)
+
+
+def _site_rows(user: AbstractBaseUser) -> list[tuple]:
+    return list(
+        site_list(user=user)
+        .order_by("id")
+        .values_list(
+            "id",
+            "name",
+            "url",
+            "project_id",
+            "project__name",
+            "kind",
+            "status",
+            "enabled",
+            "last_response_ms",
+            "cert_expires_at",
+            "last_checked_at",
+        )
+    )
+
+
+def monitors_text(user: AbstractBaseUser, now: datetime) -> str:
     """One series per monitor (per state, for the state) of the user's projects."""
-
-    def __init__(self, user: AbstractBaseUser, now: datetime) -> None:
-        self.user, self.now = user, now
-
-    def collect(self) -> Iterator[Metric]:
-        rows = list(
-            site_list(user=self.user)
-            .order_by("id")
-            .values_list(
-                "id",
-                "name",
-                "url",
-                "project_id",
-                "project__name",
-                "kind",
-                "status",
-                "enabled",
-                "last_response_ms",
-                "cert_expires_at",
-                "last_checked_at",
-            )
+    rows = _site_rows(user)
+    whole, chosen = _maintained(sorted({row[3] for row in rows}), now)
+    uptime = _uptime_24h([row[0] for row in rows], now)
+    up = TextFamily(
+        "uptime_monitor_up",
+        "1 if the monitor's target answers (up or degraded), 0 if down; "
+        "absent while paused or not checked yet.",
+    )
+    state = TextFamily(
+        "uptime_monitor_state",
+        f"The monitor's state as shown: 1 for the current one of {', '.join(STATES)}, "
+        "0 for the others.",
+    )
+    response = TextFamily(
+        "uptime_monitor_response_seconds", "How long the last check took to answer."
+    )
+    checked = TextFamily(
+        "uptime_monitor_last_check_timestamp_seconds",
+        "When the monitor was last checked (Unix time).",
+    )
+    cert = TextFamily(
+        "uptime_monitor_cert_expiry_timestamp_seconds",
+        "When the TLS certificate the last check saw expires (Unix time).",
+    )
+    ratio = TextFamily(
+        "uptime_monitor_uptime_ratio",
+        "Time-weighted uptime over the period (maintenance and pauses left out); "
+        "absent without monitored time.",
+    )
+    for (
+        site_id,
+        name,
+        url,
+        project_id,
+        project,
+        kind,
+        status,
+        enabled,
+        response_ms,
+        cert_expires_at,
+        checked_at,
+    ) in rows:
+        labels = (
+            f'id="{site_id}",kind="{_escape(kind)}",name="{_escape(name or url)}",'
+            f'project="{_escape(project)}"'
         )
-        whole, chosen = _maintained(sorted({row[3] for row in rows}), self.now)
-        uptime = _uptime_24h([row[0] for row in rows], self.now)
-        up = GaugeMetricFamily(
-            "uptime_monitor_up",
-            "1 if the monitor's target answers (up or degraded), 0 if down; "
-            "absent while paused or not checked yet.",
-            labels=LABELS,
-        )
-        state = GaugeMetricFamily(
-            "uptime_monitor_state",
-            "The monitor's state as shown: 1 for the current one of "
-            + ", ".join(STATES)
-            + ", 0 for the others.",
-            labels=[*LABELS, "state"],
-        )
-        response = GaugeMetricFamily(
-            "uptime_monitor_response_seconds",
-            "How long the last check took to answer.",
-            labels=LABELS,
-        )
-        checked = GaugeMetricFamily(
-            "uptime_monitor_last_check_timestamp_seconds",
-            "When the monitor was last checked (Unix time).",
-            labels=LABELS,
-        )
-        cert = GaugeMetricFamily(
-            "uptime_monitor_cert_expiry_timestamp_seconds",
-            "When the TLS certificate the last check saw expires (Unix time).",
-            labels=LABELS,
-        )
-        ratio = GaugeMetricFamily(
-            "uptime_monitor_uptime_ratio",
-            "Time-weighted uptime over the period (maintenance and pauses left out); "
-            "absent without monitored time.",
-            labels=[*LABELS, "period"],
-        )
-        for (
-            site_id,
-            name,
-            url,
-            project_id,
-            project,
-            kind,
-            status,
-            enabled,
-            response_ms,
-            cert_expires_at,
-            checked_at,
-        ) in rows:
-            labels = [str(site_id), name or url, project, kind]
-            shown = status
-            if not enabled:
-                shown = "paused"
-            elif project_id in whole or site_id in chosen:
-                shown = "maintenance"
-            if enabled and status != Site.Status.UNKNOWN:
-                up.add_metric(labels, 0 if status == Site.Status.DOWN else 1)
-            for value in STATES:
-                state.add_metric([*labels, value], 1 if value == shown else 0)
-            if response_ms is not None:
-                response.add_metric(labels, response_ms / 1000)
-            if checked_at is not None:
-                checked.add_metric(labels, checked_at.timestamp())
-            if cert_expires_at is not None:
-                cert.add_metric(labels, cert_expires_at.timestamp())
-            if uptime.get(site_id) is not None:
-                ratio.add_metric([*labels, UPTIME_PERIOD], uptime[site_id] / 100)
-        yield from (up, state, response, checked, cert, ratio)
+        shown = status
+        if not enabled:
+            shown = "paused"
+        elif project_id in whole or site_id in chosen:
+            shown = "maintenance"
+        if enabled and status != Site.Status.UNKNOWN:
+            up.add(labels, 0 if status == Site.Status.DOWN else 1)
+        for value in STATES:
+            state.add(f'{labels},state="{value}"', 1 if value == shown else 0)
+        if response_ms is not None:
+            response.add(labels, response_ms / 1000)
+        if checked_at is not None:
+            checked.add(labels, checked_at.timestamp())
+        if cert_expires_at is not None:
+            cert.add(labels, cert_expires_at.timestamp())
+        if uptime.get(site_id) is not None:
+            ratio.add(f'{labels},period="{UPTIME_PERIOD}"', uptime[site_id] / 100)
+    return "".join(family.text() for family in (up, state, response, checked, cert, ratio))
 
 
 # --- The engine -----------------------------------------------------------------------
@@ -297,11 +321,12 @@ class EngineCollector(Collector):
 def exposition(user: AbstractBaseUser, now: datetime | None = None) -> bytes:
     """The text the scrape gets for this user."""
     now = now or timezone.now()
+    text = monitors_text(user, now).encode()
+    if not user.is_staff:
+        return text
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(MonitorCollector(user, now))
-    if user.is_staff:
-        registry.register(EngineCollector(now))
-    return generate_latest(registry)
+    registry.register(EngineCollector(now))
+    return text + generate_latest(registry)
 
 
 class AnyAccept(BaseContentNegotiation):

@@ -331,3 +331,14 @@ def test_on_redis_the_queue_depth_is_the_length_of_its_list():
     assert queue_length(app) == ("celery", 4)
     redis.Redis.from_url(url).delete("celery")
     assert queue_length(app) == ("celery", 0)
+
+
+def test_quotes_backslashes_and_newlines_in_names_survive_the_format(client, token, mine):
+    tricky = 'Shop "EU" \\ main\nline two'
+    Site.objects.filter(pk=mine.pk).update(name=tricky)
+    mine.project.name = 'Team "ops" \\'
+    mine.project.save(update_fields=["name"])
+
+    states = by_id(scrape(client, token)["uptime_monitor_state"], mine)
+
+    assert {(s.labels["name"], s.labels["project"]) for s in states} == {(tricky, 'Team "ops" \\')}

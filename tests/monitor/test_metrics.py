@@ -1,11 +1,9 @@
 """GET /metrics over HTTP: a Bearer token, the user's monitors only, the engine for staff."""
 
-import os
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 from celery import Celery, current_app
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -317,20 +315,6 @@ def test_a_broker_that_does_not_answer_is_reported_not_waited_for(refused_url, c
     assert queue_length(app) == ("celery", None)
     print(f"gave up after {time.monotonic() - started:.2f} s")  # a figure, not an assert
     assert "could not read the broker's queue" in caplog.text
-
-
-@pytest.mark.service
-def test_on_redis_the_queue_depth_is_the_length_of_its_list():
-    url = os.environ.get("UPTIME_TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
-    redis.Redis.from_url(url).delete("celery")
-    app = Celery("redis", broker=url, set_as_current=False)
-    with app.connection_for_write() as conn:
-        for _ in range(4):
-            app.send_task("monitor.tasks.run_checks", args=[[1]], connection=conn)
-
-    assert queue_length(app) == ("celery", 4)
-    redis.Redis.from_url(url).delete("celery")
-    assert queue_length(app) == ("celery", 0)
 
 
 def test_quotes_backslashes_and_newlines_in_names_survive_the_format(client, token, mine):

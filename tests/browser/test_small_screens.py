@@ -4,7 +4,7 @@ screenshots are kept in the artifacts folder whatever the outcome."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, site_row
 
 # The elements that stick out past the viewport's right edge, for the message.
 # (Not those inside a box that scrolls or clips them, like a wide table's wrapper.)
@@ -39,7 +39,7 @@ def test_a_page_fits_360_px_without_sideways_scrolling(new_page, page_paths, up_
     response = page.goto(path)
     assert response.ok, f"{path} answered {response.status}"
     if name == "dashboard":
-        expect(page.locator("#site-list").get_by_text(up_site.name)).to_be_visible()
+        expect(site_row(page, up_site.name)).to_be_visible()
     page.screenshot(path=ARTIFACTS / f"{name}-360-{scheme}.png", full_page=True)
 
     width = page.evaluate("document.scrollingElement.scrollWidth")

@@ -304,18 +304,24 @@ class Admin:
     storage_state: dict
     setup_url: str  # where a first visit to / landed
     setup_heading: str
+    setup_width: int  # the setup page's scroll width in a 360 px wide window
     welcome: str  # the message on the dashboard after creating the account
 
 
 @pytest.fixture(scope="session")
 def admin(browser, monitor_app) -> Admin:
-    """The first admin, made as a person would on first run: / leads to /setup."""
-    context = browser.new_context(base_url=monitor_app.base_url)
+    """The first admin, made as a person would on first run, on a phone: / leads to /setup."""
+    context = browser.new_context(
+        base_url=monitor_app.base_url, viewport={"width": 360, "height": 740}
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     try:
         page.goto("/")
         setup_url, heading = page.url, page.get_by_role("heading", level=1).inner_text()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "setup-360-light.png", full_page=True)
+        width = page.evaluate("document.scrollingElement.scrollWidth")
         page.get_by_label("Username").fill(ADMIN_USERNAME)
         page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
         page.get_by_label("Password confirmation").fill(ADMIN_PASSWORD)
@@ -328,7 +334,7 @@ def admin(browser, monitor_app) -> Admin:
         raise
     finally:
         context.close()
-    return Admin(ADMIN_USERNAME, ADMIN_PASSWORD, state, setup_url, heading, welcome)
+    return Admin(ADMIN_USERNAME, ADMIN_PASSWORD, state, setup_url, heading, width, welcome)
 
 
 def add_monitor(page, *, name: str, url: str, interval: int = 10) -> None:

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 def test_first_visit_leads_to_setup_which_creates_the_admin_and_signs_in(admin, monitor_app):
     assert admin.setup_url == f"{monitor_app.base_url}/setup"
     assert admin.setup_heading == "Welcome to Uptime"
+    assert admin.setup_width <= 360  # done on a 360 px wide phone
     assert f"Welcome, {admin.username}" in admin.welcome
 
 

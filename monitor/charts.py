@@ -120,9 +120,11 @@ def _from_checks(site_id: int, chosen: Range, now: datetime) -> Series:
         index = min(int((at - start) / width), chosen.buckets - 1)
         counts[index] += 1
         failures[index] += not up
-        if ms is not None:
-            # Failed checks' times count too, as in the rollups, so the 24-hour
-            # chart and the longer ones measure the same thing.
+        if up and ms is not None:
+            # A failed check's time is how long it took to fail (0 ms for a
+            # refused connection, the timeout for a timeout): not the site's
+            # speed. The rollups count them (monitor.history), so on the
+            # longer ranges a failure can pull a day's figures a little.
             times[index].append(ms)
     points = []
     for index in range(chosen.buckets):

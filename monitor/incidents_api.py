@@ -52,7 +52,7 @@ class NoteOutputSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField()
 
 
-class AcknowledgementOutputSerializer(serializers.Serializer):
+class IncidentAcknowledgementOutputSerializer(serializers.Serializer):
     by = serializers.CharField()
     at = serializers.DateTimeField()
     via = serializers.CharField()
@@ -64,7 +64,7 @@ class IncidentOutputSerializer(serializers.Serializer):
     endedAt = serializers.DateTimeField(allow_null=True, help_text="null: still down.")
     durationSeconds = serializers.FloatField(help_text="So far, for one still going on.")
     reason = serializers.CharField(help_text='What the failing check said; "—" once pruned.')
-    acknowledgement = AcknowledgementOutputSerializer(allow_null=True)
+    acknowledgement = IncidentAcknowledgementOutputSerializer(allow_null=True)
     notes = NoteOutputSerializer(many=True)
 
 

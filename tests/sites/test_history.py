@@ -57,15 +57,16 @@ def test_24_hours_are_192_buckets_of_raw_checks_with_average_and_percentiles():
     assert series.points[0].start == NOW - timedelta(hours=24)
     assert series.points[1].start - series.points[0].start == timedelta(minutes=7, seconds=30)
     last = series.points[-1]
-    assert (last.checks, last.failures, last.timed) == (4, 1, 4)
-    assert last.avg_ms == 400.0
+    # The failed check's 1000 ms is how long it took to fail: left out of the times.
+    assert (last.checks, last.failures, last.timed) == (4, 1, 3)
+    assert last.avg_ms == 200.0
     assert last.p50_ms == 200.0
-    assert last.p95_ms == 1000.0
+    assert last.p95_ms == 300.0
     assert series.points[0].avg_ms == 50.0
     assert all(p.avg_ms is None for p in series.points[1:-1])
     assert series.checks == 5
     assert series.failures == 1
-    assert series.avg_ms == pytest.approx((1600 + 50) / 5)
+    assert series.avg_ms == pytest.approx((600 + 50) / 4)
 
 
 def test_7_days_come_from_hourly_rollups_with_estimated_percentiles():

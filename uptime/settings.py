@@ -91,6 +91,8 @@ MIDDLEWARE = [
     # First: their headers and 413 apply to every answer, static files included.
     "uptime.middleware.SecurityHeadersMiddleware",
     "uptime.middleware.BodySizeLimitMiddleware",
+    # Before anything calls get_host(): a status page's own domain is no ALLOWED_HOST.
+    "statuspages.middleware.CustomDomainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

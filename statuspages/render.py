@@ -205,16 +205,17 @@ def day_level(uptime: float | None) -> str:
 
 def runs(days: list[dict]) -> list[Run]:
     """A bar's days as runs of the same look; a day with downtime is always its own run."""
-    found: list[Run] = []
+    spans: list[list] = []  # [first index, length, level]
     for index, day in enumerate(days):
         level = day_level(day["uptime"])
-        last = found[-1] if found else None
-        if last is not None and last.level == level and level in ("up", "none"):
-            first = days[last.first]["date"]
-            found[-1] = Run(last.first, last.length + 1, level, _run_label(first, day, level))
+        if spans and spans[-1][2] == level and level in ("up", "none"):
+            spans[-1][1] += 1
         else:
-            found.append(Run(index, 1, level, _run_label(day["date"], day, level)))
-    return found
+            spans.append([index, 1, level])
+    return [
+        Run(first, length, level, _run_label(days[first]["date"], days[first + length - 1], level))
+        for first, length, level in spans
+    ]
 
 
 def html_context(data: dict) -> dict:

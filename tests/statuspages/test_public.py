@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from monitor.models import MaintenanceWindow
 from sites.models import Site
+from statuspages.cache import forget_local
 from statuspages.models import (
     StatusIncident,
     StatusIncidentUpdate,
@@ -27,8 +28,10 @@ SECRET_ERROR = "Connection refused by 10.9.8.7"
 @pytest.fixture(autouse=True)
 def empty_cache():
     cache.clear()
+    forget_local()
     yield
     cache.clear()
+    forget_local()
 
 
 def make_site(project, name, *, url=None, status="up", **fields) -> Site:

@@ -36,6 +36,11 @@ PAGE_TTL = 60
 # Seconds a custom domain's page (or its absence) is remembered.
 DOMAIN_TTL = 60
 NO_PAGE = 0  # cached for a host that is no page's custom domain
+# While one process renders a page, the others serve its last rendition, at
+# most this old; a render is presumed dead after RENDER_LOCK_TTL seconds.
+STALE_TTL = 300
+RENDER_LOCK_TTL = 30
+_STALE = object()
 # This process's memory: entries kept, and seconds a found page id is trusted.
 LOCAL_ENTRIES = 256
 LOCAL_ID_TTL = 10
@@ -88,13 +93,37 @@ def cached(page_id: int, name: str, build: Callable[[], Any]) -> Any:
         _local.put(_version_key(page_id), version, LOCAL_VERSION_TTL)
     key = f"statuspage:{page_id}:{version}:{name}"
     found = _local.get(key)
+    if found is not None:
+        return found
+    found = cache.get(key)
     if found is None:
-        found = cache.get(key)
-        if found is None:
-            found = build()
-            cache.set(key, found, page_ttl())
-        _local.put(key, found, page_ttl())
+        found = _render_once(page_id, name, key, build)
+        if found is _STALE:
+            return cache.get(_last_key(page_id, name))
+    _local.put(key, found, page_ttl())
     return found
+
+
+def _render_once(page_id: int, name: str, key: str, build: Callable[[], Any]) -> Any:
+    """Render, unless another process is at it and an older rendition can be served meanwhile.
+
+    Without this, a busy page's expiry or invalidation would have every web
+    process render it at once (a second of CPU each, for 200 monitors).
+    """
+    lock = f"{key}:rendering"
+    if not cache.add(lock, 1, RENDER_LOCK_TTL) and cache.get(_last_key(page_id, name)):
+        return _STALE
+    try:
+        found = build()
+        cache.set(key, found, page_ttl())
+        cache.set(_last_key(page_id, name), found, STALE_TTL)
+    finally:
+        cache.delete(lock)
+    return found
+
+
+def _last_key(page_id: int, name: str) -> str:
+    return f"statuspage:{page_id}:last:{name}"
 
 
 def domain_key(domain: str) -> str:

@@ -113,3 +113,36 @@ def test_a_deleted_page_is_404_once_invalidated(sites):
     page.delete()
     invalidate_pages([page_id])
     assert get("/status/acme").status_code == 404
+
+
+@pytest.mark.django_db
+def test_while_one_process_renders_the_others_serve_the_last_rendition():
+    from statuspages.cache import cached
+
+    page_id = 4242
+    assert cached(page_id, "html", lambda: "first") == "first"
+    invalidate_pages([page_id])
+    meanwhile = []
+
+    def slow_render():
+        # Another process asking while this render runs: the lock is held.
+        meanwhile.append(cached(page_id, "html", lambda: "rendered twice"))
+        return "second"
+
+    assert cached(page_id, "html", slow_render) == "second"
+    assert meanwhile == ["first"]
+    assert cached(page_id, "html", lambda: "not again") == "second"
+
+
+@pytest.mark.django_db
+def test_with_nothing_older_to_serve_a_second_render_is_made():
+    from statuspages.cache import cached
+
+    meanwhile = []
+
+    def render():
+        meanwhile.append(cached(7, "html", lambda: "inner"))
+        return "outer"
+
+    assert cached(7, "html", render) == "outer"
+    assert meanwhile == ["inner"]

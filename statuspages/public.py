@@ -121,7 +121,7 @@ def _render(page: StatusPage, place: Place, kind: str) -> bytes:
 
 
 def _json_shape(data: dict, links: dict) -> dict:
-    page = {key: value for key, value in data["page"].items() if key != "logoVersion"}
+    page = {k: v for k, v in data["page"].items() if k not in ("logoVersion", "hasLogo")}
     return {
         **data,
         "page": {**page, "url": links["page"], "logo": links["logo"] or None},

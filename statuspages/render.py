@@ -138,7 +138,6 @@ def page_data(page: StatusPage, *, now: datetime | None = None) -> dict:
         "maintenance": [
             {key: value for key, value in window.items() if key != "site_ids"} for window in windows
         ],
-        "days": _bar_days(days),
         "generatedAt": now,
     }
 
@@ -187,12 +186,6 @@ def _monitor(page, entry, names, in_maintenance, uptime, days) -> dict:
     if page.show_errors:
         shown["error"] = site.last_error_message if status in ("down", "degraded") else ""
     return shown
-
-
-def _bar_days(days: dict) -> list[date]:
-    for series in days.values():
-        return [day.day for day in series]
-    return []
 
 
 def day_level(uptime: float | None) -> str:

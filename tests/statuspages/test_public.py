@@ -150,6 +150,18 @@ def test_nothing_internal_leaks_by_default():
     assert "Service 1" in body  # the nameless monitor's stand-in name
     monitor = get("/status/acme.json").json()["groups"][0]["monitors"][0]
     assert set(monitor) == {"name", "status", "statusLabel", "uptime", "days"}
+    data = get("/status/acme.json").json()
+    assert set(data) == {
+        "page",
+        "status",
+        "groups",
+        "incidents",
+        "pastIncidents",
+        "maintenance",
+        "feeds",
+        "generatedAt",
+    }
+    assert set(data["page"]) == {"title", "description", "url", "logo", "updatedAt"}
 
 
 @pytest.mark.django_db

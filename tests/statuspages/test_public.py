@@ -322,3 +322,19 @@ def test_a_gzip_client_gets_the_page_compressed():
     assert packed["Content-Encoding"] == "gzip"
     assert gzip.decompress(packed.content) == plain.content
     assert "Accept-Encoding" in packed["Vary"]
+
+
+@pytest.mark.django_db
+def test_under_uptime_https_the_page_redirects_to_https_and_carries_hsts():
+    from django.test import override_settings
+
+    make_page(alice_project(), [make_site(alice_project(), "API")])
+    with override_settings(SECURE_SSL_REDIRECT=True, SECURE_HSTS_SECONDS=3600):
+        plain = get("/status/acme")
+        secure = Client().get("/status/acme", secure=True)
+
+    assert plain.status_code == 301 and plain["Location"] == "https://testserver/status/acme"
+    assert secure.status_code == 200
+    assert secure["Strict-Transport-Security"].startswith("max-age=3600")
+    assert secure["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in secure["Content-Security-Policy"]

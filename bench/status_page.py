@@ -38,6 +38,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import process_cpu_seconds, process_tree
 from bench.status_read import pg_cli, setup_django, start_server, timed
 
 SLUG = "bench"
@@ -241,6 +242,11 @@ def run_ab(url: str, n: int, concurrency: int) -> dict:
     }
 
 
+def server_cpu(server: subprocess.Popen) -> float:
+    """CPU seconds used so far by gunicorn and its workers."""
+    return sum(process_cpu_seconds(pid) for pid in process_tree(server.pid))
+
+
 def time_page(args: argparse.Namespace) -> None:
     server, base = start_server(args.workers)
     try:
@@ -256,13 +262,17 @@ def time_page(args: argparse.Namespace) -> None:
         requests.get(url, timeout=60).raise_for_status()  # warm again
         run_ab(url, 2_000, args.concurrency)  # warm-up
         for label, path in (("HTML", ""), ("JSON", ".json")):
+            load = os.getloadavg()[0]
+            cpu = server_cpu(server)
             figures = run_ab(url + path, args.requests, args.concurrency)
+            cpu_ms = (server_cpu(server) - cpu) * 1000 / args.requests
             print(
                 f"cached {label}: ab -c {args.concurrency} -n {args.requests}, gzip accepted, "
                 f"gunicorn --workers {args.workers}: {figures['rps']:.0f} req/s, "
                 f"p50 {figures['p50']} ms, p99 {figures['p99']} ms, max {figures['max']} ms, "
                 f"{figures['bytes']:,} B a response, failed {figures['failed']}, "
-                f"non-2xx {figures['non2xx']}"
+                f"non-2xx {figures['non2xx']}; server CPU {cpu_ms:.2f} ms a request; "
+                f"machine load average {load:.1f} before the run (2 cores)"
             )
     finally:
         server.terminate()

@@ -85,6 +85,8 @@ FUZZED_OPERATIONS = [
     "DELETE /api/channels/{channel_id}/",
     "GET /api/channel-kinds/",
     "POST /api/site/{site_id}/ack/",
+    "GET /api/site/{site_id}/incidents/",
+    "POST /api/site/{site_id}/incidents/{transition_id}/notes/",
 ]
 # Operations left out, and why.
 UNFUZZED_OPERATIONS = {

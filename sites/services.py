@@ -24,6 +24,7 @@ from monitor.models import (
 from notifications.models import Channel, NotificationAttempt
 from sites.models import DUPLICATE_URL, Site
 from sites.targets import normalize_url
+from statuspages import cache as status_cache
 from statuspages.models import StatusIncident, StatusPageMonitor
 from teams.audit import AuditAction, audit_record
 from teams.models import Project
@@ -132,6 +133,8 @@ def site_update(
             site.save(update_fields=saved)
             if pause is not None and pause.started_at is not None:
                 pause.save()
+            # Its name or pause shows on status pages: not a transition, so say so here.
+            transaction.on_commit(lambda: status_cache.invalidate_for_sites([site.pk]))
             if chosen is not None:
                 before["channels"] = sorted(site.channels.values_list("pk", flat=True))
                 site.channels.set(chosen)
@@ -184,7 +187,9 @@ def site_delete(
     Raises Site.DoesNotExist if another request deleted the site first.
     """
     q = connection.ops.quote_name
+    shown_on = list(StatusPageMonitor.objects.filter(site=site).values_list("page_id", flat=True))
     with transaction.atomic(), connection.cursor() as cursor:
+        transaction.on_commit(lambda: status_cache.invalidate_pages(shown_on))
         if connection.vendor != "postgresql":
             for sql in _history_deletes():
                 cursor.execute(sql, [site.pk])

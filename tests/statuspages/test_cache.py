@@ -146,3 +146,20 @@ def test_with_nothing_older_to_serve_a_second_render_is_made():
 
     assert cached(7, "html", render) == "outer"
     assert meanwhile == ["inner"]
+
+
+def test_pausing_or_deleting_a_shown_monitor_drops_the_cached_page(
+    sites, django_capture_on_commit_callbacks
+):
+    from sites.services import site_delete, site_update
+
+    shown, _ = sites
+    assert states() == ["up"]
+    with django_capture_on_commit_callbacks(execute=True):
+        site_update(site=shown, enabled=False)
+    assert states() == ["paused"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        site_delete(site=shown)
+    groups = get("/status/acme.json").json()["groups"]
+    assert [m for g in groups for m in g["monitors"]] == []

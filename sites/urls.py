@@ -18,4 +18,5 @@ urlpatterns = [
     path("login", views.LoginView.as_view(), name="login"),
     path("logout", account_views.logout, name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("sites/bulk", views.site_bulk, name="site_bulk"),
 ]

@@ -329,10 +329,6 @@ class DashboardFilterForm(forms.Form):
         label="Group by tag", required=False, choices=[("", "No"), ("tag", "Yes")]
     )
 
-    def __init__(self, *args, tags: list[str] = (), **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.tag_choices = list(tags)
-
     def list_query(self) -> ListQuery:
         self.is_valid()
         data = {name: value for name, value in self.cleaned_data.items() if value}

@@ -132,7 +132,7 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
         paused=Count("pk", filter=Q(enabled=False)),
         **{status: Count("pk", filter=Q(status=status)) for status in Site.Status.values},
     )
-    filters = DashboardFilterForm(request.GET, tags=_tag_names(request, project))
+    filters = DashboardFilterForm(request.GET)
     query = filters.list_query()
     rows = listing.site_rows(sites, query).prefetch_related("tags")
     paginator = Paginator(rows, PAGE_SIZE)
@@ -142,6 +142,7 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
     page = paginator.get_page(request.GET.get("page"))
     page_sites = list(page.object_list)
     listing.page_figures(page_sites)
+    groups = listing.page_groups(page_sites, grouped=query.group)
     project_param = ("project", str(project.pk) if project else "")
     filter_query = listing.query_string(project_param, *query.params())
     page_param = ("page", str(page.number) if page.number > 1 else "")
@@ -149,6 +150,7 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
     back_url = reverse("dashboard") + (f"?{list_url_query}" if list_url_query else "")
     return {
         "sites": page_sites,
+        "groups": groups,
         "page_obj": page,
         "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2)),
         "counts": {status: summary[status] for status in Site.Status.values},
@@ -181,6 +183,8 @@ def _render_dashboard(
     context = {
         "form": form,
         "projects": project_list(user=request.user).order_by("name", "id"),
+        # The toolbar's tag filter; the htmx refresh leaves the toolbar alone.
+        "tag_choices": _tag_names(request, project),
         # Channels a permanent error turned off, for the projects the user administers.
         "disabled_channels": disabled_channels(user=request.user),
         **_site_list_context(request, project),

@@ -6,6 +6,7 @@ a fixed number of queries, whatever the number of sites (bench/status_read.py).
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -78,19 +79,45 @@ def query_string(*pairs: tuple[str, str]) -> str:
     return urlencode([(name, value) for name, value in pairs if value])
 
 
-def site_rows(sites: QuerySet[Site], query: ListQuery) -> QuerySet[Site]:
-    """The sites filtered and ordered as asked; grouped, one row per (tag, site).
+def site_rows(sites: QuerySet[Site], query: ListQuery) -> QuerySet:
+    """(id, tag name, tag colour) of the sites filtered and ordered as asked.
 
-    A unique column ends each order, so no site shows on two pages.
+    Grouped, one row per (tag, site), an untagged site once with no tag name;
+    else the tag columns are None. Narrow on purpose: sorting 10,000 ids
+    costs half what sorting 10,000 whole rows does; page_sites then reads the
+    50 whole rows of one page. A unique column ends each order, so no site
+    shows on two pages.
     """
-    sites = _filtered(sites, query)
+    sites = _filtered(sites, query).annotate(rank=_urgency())
     order = _order(query.sort)
     if query.group:
         # LEFT JOIN on the tags: a site with three tags is three rows, an
         # untagged one a single row with group_name NULL (shown last).
         sites = sites.annotate(group_name=F("tags__name"), group_color=F("tags__color"))
         order = [F("group_name").asc(nulls_last=True), *order]
-    return sites.annotate(rank=_urgency()).order_by(*order)
+    else:
+        none = Value(None, output_field=CharField())
+        sites = sites.annotate(group_name=none, group_color=none)
+    return sites.order_by(*order).values_list("pk", "group_name", "group_color")
+
+
+def page_sites(rows: list[tuple], sites: QuerySet[Site]) -> list[Site]:
+    """The whole sites of one page's rows, in the rows' order, with their tags.
+
+    A site shown under two tags is two objects, each with its group_name.
+    """
+    found = sites.filter(pk__in={pk for pk, _, _ in rows}).prefetch_related("tags").in_bulk()
+    result, seen = [], set()
+    for pk, name, color in rows:
+        site = found.get(pk)
+        if site is None:  # deleted between the two queries
+            continue
+        if pk in seen:
+            site = copy.copy(site)
+        seen.add(pk)
+        site.group_name, site.group_color = name, color
+        result.append(site)
+    return result
 
 
 def _filtered(sites: QuerySet[Site], query: ListQuery) -> QuerySet[Site]:

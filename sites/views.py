@@ -134,13 +134,12 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
     )
     filters = DashboardFilterForm(request.GET)
     query = filters.list_query()
-    rows = listing.site_rows(sites, query).prefetch_related("tags")
-    paginator = Paginator(rows, PAGE_SIZE)
+    paginator = Paginator(listing.site_rows(sites, query), PAGE_SIZE)
     if not query.filtered and not query.group:
         # The aggregate has counted them already; saves Paginator a second COUNT.
         paginator.count = summary["total"]
     page = paginator.get_page(request.GET.get("page"))
-    page_sites = list(page.object_list)
+    page_sites = listing.page_sites(list(page.object_list), sites)
     listing.page_figures(page_sites)
     groups = listing.page_groups(page_sites, grouped=query.group)
     project_param = ("project", str(project.pk) if project else "")

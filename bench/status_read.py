@@ -2,10 +2,12 @@
 
 Creates a scratch PostgreSQL database, migrates it, loads 10,000 sites and
 10,000,000 checks (generated server-side with generate_series), sets each
-site's state columns from its latest check as the recorder would, ANALYZEs,
-then times each route through a real gunicorn (DEBUG off) on 127.0.0.1 with
-an HTTP client, after a warm-up. Prints p50/p99/max and response sizes, then
-drops the database (unless --keep).
+site's state columns from its latest check as the recorder would, adds what
+the dashboard reads per page (24 hourly rollups per checked site, up/down
+transitions within the last 24 hours for one site in ten and for every down
+one, 25 tags on the sites), ANALYZEs, then times each route through a real
+gunicorn (DEBUG off) on 127.0.0.1 with an HTTP client, after a warm-up.
+Prints p50/p99/max and response sizes, then drops the database (unless --keep).
 
     .venv/bin/python bench/status_read.py                 # the full run
     .venv/bin/python bench/status_read.py --keep          # keep the data
@@ -95,6 +97,8 @@ def load(db: str, n_sites: int, n_checks: int) -> None:
         create_checks(db, checked_ids, n_checks)
     with timed("site state from each site's latest check"):
         set_site_state()
+    with timed("hourly rollups, transitions and tags for the dashboard"):
+        create_dashboard_history()
     with timed("VACUUM ANALYZE"):
         from django.db import connection
 
@@ -245,6 +249,69 @@ def set_site_state() -> None:
         """)
 
 
+N_TAGS = 25
+
+
+def create_dashboard_history() -> None:
+    """What the dashboard's page figures read: rollups, recent transitions, tags.
+
+    Rollups: the last 24 hours of each checked site (an average from 20 to
+    420 ms, varying by hour). Transitions: one site in ten went down and came
+    back within the last day; each site that is down now went down when its
+    status changed. Tags: each site has one of N_TAGS, one in three a second.
+    """
+    from django.db import connection
+
+    from monitor.models import HISTOGRAM_COLUMNS, CheckRollup, Transition
+    from sites.models import Site, Tag
+
+    sites, rollups = Site._meta.db_table, CheckRollup._meta.db_table
+    transitions, site_tags = Transition._meta.db_table, Site.tags.through._meta.db_table
+    histogram = ", ".join(HISTOGRAM_COLUMNS)
+    zeros = ", ".join("0" for _ in HISTOGRAM_COLUMNS)
+    project = bench_user().personal_project
+    Tag.objects.bulk_create(
+        Tag(project=project, name=f"team-{n:02d}", color="#2563eb") for n in range(N_TAGS)
+    )
+    tag_ids = list(Tag.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+    first_tag = tag_ids[0]
+    assert tag_ids == list(range(first_tag, first_tag + N_TAGS)), "tag ids are not contiguous"
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            INSERT INTO {rollups} (site_id, bucket_start, period, checks, failures,
+                                   rt_count, rt_sum, rt_min, rt_max, {histogram})
+            SELECT s.id, date_trunc('hour', now()) - h * interval '1 hour', 1, 60,
+                   CASE WHEN (s.id + h) % 97 = 0 THEN 3 ELSE 0 END,
+                   60, 60 * (20 + (s.id * 31 + h * 17) % 400),
+                   10 + (s.id * 31 + h * 17) % 400 / 2, 40 + (s.id * 31 + h * 17) % 400 * 2,
+                   {zeros}
+            FROM {sites} AS s CROSS JOIN generate_series(0, 23) AS h
+            WHERE s.last_checked_at IS NOT NULL
+        """)
+        columns = "(site_id, from_status, to_status, created_at, notification_status, "
+        columns += "notify_attempts)"
+        cursor.execute(f"""
+            INSERT INTO {transitions} {columns}
+            SELECT s.id, 'up', 'down', now() - (30 + s.id * 7 % 1380) * interval '1 minute',
+                   'sent', 1
+            FROM {sites} AS s WHERE s.id % 10 = 0 AND s.last_checked_at IS NOT NULL
+            UNION ALL
+            SELECT s.id, 'down', 'up',
+                   now() - (30 + s.id * 7 % 1380 - 2 - s.id % 20) * interval '1 minute', 'sent', 1
+            FROM {sites} AS s WHERE s.id % 10 = 0 AND s.last_checked_at IS NOT NULL
+            UNION ALL
+            SELECT s.id, 'up', 'down', s.status_changed_at, 'sent', 1
+            FROM {sites} AS s WHERE s.status = 'down'
+        """)
+        cursor.execute(f"""
+            INSERT INTO {site_tags} (site_id, tag_id)
+            SELECT s.id, {first_tag} + s.id % {N_TAGS} FROM {sites} AS s
+            UNION ALL
+            SELECT s.id, {first_tag} + (s.id / 3 + 1) % {N_TAGS} FROM {sites} AS s
+            WHERE s.id % 3 = 0 AND (s.id / 3 + 1) % {N_TAGS} <> s.id % {N_TAGS}
+        """)
+
+
 def bench_user():
     """The account that owns the sites (its personal project) and reads them."""
     from django.contrib.auth import get_user_model
@@ -374,6 +441,19 @@ def time_routes(token: str, args: argparse.Namespace) -> None:
                 {"headers": {"HX-Request": "true"}},
             ),
             ("GET /?page=50 dashboard, a middle page", dashboard, "/?page=50", {}),
+            ("GET /?q=service 0042 search", dashboard, "/?q=service+0042", {}),
+            ("GET /?state=down filter", dashboard, "/?state=down", {}),
+            ("GET /?tag=team-07 filter", dashboard, "/?tag=team-07", {}),
+            ("GET /?sort=name", dashboard, "/?sort=name", {}),
+            ("GET /?sort=response", dashboard, "/?sort=response", {}),
+            ("GET /?sort=checked", dashboard, "/?sort=checked", {}),
+            ("GET /?group=tag grouped by tag", dashboard, "/?group=tag", {}),
+            (
+                "GET /sites/list?group=tag&page=20 htmx",
+                dashboard,
+                "/sites/list?group=tag&page=20",
+                {"headers": {"HX-Request": "true"}},
+            ),
         ]
         for label, session, path, kwargs in runs:
             report(label, measure(session, base + path, args.requests, args.warmup, **kwargs))

@@ -78,7 +78,7 @@ class SiteListApi(SiteApiView):
     def get(self, request: Request) -> Response:
         """Every site of your projects, with its settings and current state."""
         sites = site_list(user=request.user, project_id=project_from_query(request))
-        sites = list(sites.prefetch_related("channels"))
+        sites = list(sites.prefetch_related("channels", "tags"))
         maintenance = in_maintenance([site.pk for site in sites], timezone.now())
         context = {"in_maintenance": maintenance, "uptime": uptime_many(sites)}
         return Response(SiteListOutputSerializer({"sites": sites}, context=context).data)

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 
 from monitor import kinds
 from sites import kind_fields
+from sites.dashboard import DEFAULT_SORT, SORTS, STATES, ListQuery
 from sites.models import (
     MAX_INTERVAL,
     MAX_THRESHOLD,
@@ -24,7 +25,7 @@ from sites.models import (
     Site,
     default_failure_threshold,
 )
-from sites.services import site_create, site_update
+from sites.services import MAX_TAGS, site_create, site_update
 from teams.models import Project
 from teams.selectors import editable_project_ids
 from teams.services import personal_project_ensure
@@ -101,6 +102,20 @@ def _dependency_choices(sites: QuerySet[Site]) -> list:
     return [("", "Nothing"), *groups.items()]
 
 
+def _tags_field() -> forms.CharField:
+    return forms.CharField(
+        label="Tags",
+        required=False,
+        max_length=2000,
+        help_text=f"Separated by commas, e.g. production, api; at most {MAX_TAGS}.",
+    )
+
+
+def tag_names(text: str) -> list[str]:
+    """ "a, b ,, c" -> ["a", "b", "c"]; sites.services checks the names."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 class _MonitorFormMixin:
     """What the add and edit forms share: per-kind option fields, errors put on them."""
 
@@ -171,6 +186,7 @@ class SiteForm(_MonitorFormMixin, forms.Form):
     success_threshold = _threshold_field("Successes before up", "Default: 1.")
     retry_interval = _retry_field()
     depends_on = _depends_on_field()
+    tags = _tags_field()
     project = forms.TypedChoiceField(
         label="Project",
         coerce=int,
@@ -223,7 +239,11 @@ class SiteForm(_MonitorFormMixin, forms.Form):
                 shared[name] = data[name]
         try:
             return site_create(
-                kind=kind, options=kind_fields.options_from(kind, data), **shared, **audit
+                kind=kind,
+                options=kind_fields.options_from(kind, data),
+                tags=tag_names(data["tags"]),
+                **shared,
+                **audit,
             )
         except ValidationError as exc:
             self._add_service_errors(exc, kind)
@@ -240,6 +260,7 @@ class SiteEditForm(_MonitorFormMixin, forms.Form):
     success_threshold = _threshold_field("Successes before up", "")
     retry_interval = _retry_field()
     depends_on = _depends_on_field()
+    tags = _tags_field()
     # The URL is the http monitor's identity: a new URL is a new monitor.
     hidden_options = frozenset({"url"})
     SHARED = (
@@ -257,6 +278,7 @@ class SiteEditForm(_MonitorFormMixin, forms.Form):
             {
                 **{name: getattr(site, name) for name in self.SHARED},
                 "depends_on": site.depends_on_id,
+                "tags": ", ".join(site.tags.values_list("name", flat=True)),
                 **kind_fields.form_initial(site),
             },
         )
@@ -276,6 +298,7 @@ class SiteEditForm(_MonitorFormMixin, forms.Form):
         # A threshold left empty keeps its value; depends-on left empty is "nothing".
         changes = {name: data[name] for name in self.SHARED if data[name] is not None}
         changes["depends_on"] = data["depends_on"]
+        changes["tags"] = tag_names(data["tags"])
         options = kind_fields.options_from(
             self.site.kind, data, keep_secrets=True, skip=self.hidden_options
         )
@@ -287,6 +310,35 @@ class SiteEditForm(_MonitorFormMixin, forms.Form):
             self.site.refresh_from_db()  # the page shows the site as stored, not as typed
             self._add_service_errors(exc, self.site.kind)
             return None
+
+
+class DashboardFilterForm(forms.Form):
+    """The dashboard toolbar's GET parameters: search, state, tag, sort, group by tag.
+
+    An unknown value is an error on its field (the page answers 400 and shows
+    it); the list then shows as if the field were not given.
+    """
+
+    q = forms.CharField(label="Search", required=False, max_length=200)
+    state = forms.ChoiceField(
+        label="State", required=False, choices=[("", "Any state"), *STATES.items()]
+    )
+    tag = forms.CharField(label="Tag", required=False, max_length=50)
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=list(SORTS.items()))
+    group = forms.ChoiceField(
+        label="Group by tag", required=False, choices=[("", "No"), ("tag", "Yes")]
+    )
+
+    def list_query(self) -> ListQuery:
+        self.is_valid()
+        data = {name: value for name, value in self.cleaned_data.items() if value}
+        return ListQuery(
+            q=data.get("q", "").strip(),
+            state=data.get("state", ""),
+            tag=data.get("tag", "").strip(),
+            sort=data.get("sort") or DEFAULT_SORT,
+            group=data.get("group") == "tag",
+        )
 
 
 class FirstAdminForm(UserCreationForm):

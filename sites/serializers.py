@@ -20,7 +20,7 @@ from monitor.availability import PERIODS, uptime_many
 from monitor.maintenance import in_maintenance
 from monitor.serializers import ErrorOutputSerializer, error_or_none
 from sites.models import DISPLAY_STATES, Site
-from sites.services import SECRET_MASK
+from sites.services import MAX_TAG_LENGTH, MAX_TAGS, SECRET_MASK
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -153,6 +153,13 @@ class _MonitorInput(StrictInputSerializer):
         help_text="Ids of the project's channels its alerts go to; empty: the project's "
         "default channels.",
     )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_TAG_LENGTH),
+        required=False,
+        max_length=MAX_TAGS,
+        help_text="Tag names; new ones are created in the monitor's project. "
+        "Replaces its tags; empty: none.",
+    )
 
     def get_fields(self):
         return {**super().get_fields(), **kind_option_fields()}
@@ -235,6 +242,7 @@ class SiteOutputSerializer(serializers.Serializer):
     retryInterval = serializers.IntegerField(source="retry_interval")
     dependsOn = serializers.IntegerField(source="depends_on_id", allow_null=True)
     channels = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
     certExpiresAt = serializers.DateTimeField(source="cert_expires_at", allow_null=True)
     pingUrl = serializers.SerializerMethodField()
     badgeKey = serializers.CharField(
@@ -276,6 +284,10 @@ class SiteOutputSerializer(serializers.Serializer):
     )
     def get_channels(self, site: Site) -> list[int]:
         return sorted(channel.pk for channel in site.channels.all())
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_tags(self, site: Site) -> list[str]:
+        return sorted(tag.name for tag in site.tags.all())
 
     @extend_schema_field(UptimeOutputSerializer())
     def get_uptime(self, site: Site) -> dict:

@@ -8,6 +8,7 @@ django.core.exceptions.ValidationError with per-field messages.
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ from monitor.models import (
     Transition,
 )
 from notifications.models import Channel, NotificationAttempt
-from sites.models import DUPLICATE_URL, Site
+from sites.models import DUPLICATE_URL, Site, Tag
 from sites.targets import normalize_url
 from statuspages import cache as status_cache
 from statuspages.models import StatusIncident, StatusPageMonitor
@@ -43,6 +44,20 @@ EDITABLE_FIELDS = (
 # What the API and pages show for a secret that is set; sent back unchanged
 # (a client echoing what it read), it keeps the stored secret.
 SECRET_MASK = "********"  # noqa: S105 - a mask, not a password
+MAX_TAGS = 20
+MAX_TAG_LENGTH = Tag._meta.get_field("name").max_length
+# New tags take a colour from this list by their name, so chips differ at a
+# glance; each is legible beside text in the light and the dark theme.
+TAG_COLORS = (
+    "#2563eb",
+    "#16a34a",
+    "#d97706",
+    "#db2777",
+    "#7c3aed",
+    "#0891b2",
+    "#dc2626",
+    "#64748b",
+)
 
 
 def site_create(
@@ -60,6 +75,7 @@ def site_create(
     retry_interval: int = 20,
     depends_on: Site | None = None,
     channels: list[int] | None = None,
+    tags: list[str] | None = None,
     actor: AbstractBaseUser | None = None,
     request: HttpRequest | None = None,
 ) -> Site:
@@ -68,6 +84,7 @@ def site_create(
     `options` are the kind's options in the API's names, secrets among them
     (monitor.kinds); an http monitor's URL may come as `url`, as in the seed.
     `channels` are ids of the project's channels; none: the project's defaults.
+    `tags` are names, created in the project when new (tags_clean's rules).
     """
     site = Site(
         project=project,
@@ -90,10 +107,13 @@ def site_create(
     site.next_check_at = None if kind == "heartbeat" else timezone.now()
     site.full_clean()
     chosen = _channels(project, channels)
+    names = tags_clean(tags)
     with transaction.atomic():
         _save(site)
         if chosen:
             site.channels.set(chosen)
+        if names:
+            site.tags.set(_tags_ensure(project, names))
         _audit(AuditAction.SITE_CREATED, site, actor, request, {"url": site.url})
     return site
 
@@ -106,6 +126,7 @@ def site_update(
     **changes,
 ) -> Site:
     channels = changes.pop("channels", None)
+    names = tags_clean(changes.pop("tags", None))
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
@@ -138,6 +159,9 @@ def site_update(
             if chosen is not None:
                 before["channels"] = sorted(site.channels.values_list("pk", flat=True))
                 site.channels.set(chosen)
+            if names is not None:
+                before["tags"] = _value(site, "tags")
+                site.tags.set(_tags_ensure(site.project, names))
             _audit_update(site, before, actor, request)
     except DatabaseError:
         # update_fields on a row deleted meanwhile updates nothing and raises.
@@ -217,6 +241,53 @@ def _channels(project: Project, ids: list[int] | None) -> list[Channel] | None:
     return found
 
 
+def tags_clean(names: list[str] | None) -> list[str] | None:
+    """Tag names stripped, each once (first spelling kept), checked: a ValidationError on `tags`.
+
+    None stays None (leave the tags as they are); [] removes them all.
+    """
+    if names is None:
+        return None
+    kept: dict[str, str] = {}
+    for raw in names:
+        name = " ".join(str(raw).split())
+        if not name:
+            raise ValidationError({"tags": ["A tag cannot be empty."]})
+        if len(name) > MAX_TAG_LENGTH:
+            raise ValidationError(
+                {"tags": [f"A tag has at most {MAX_TAG_LENGTH} characters: {name[:20]}…"]}
+            )
+        if "," in name:
+            raise ValidationError({"tags": [f"A tag cannot contain a comma: {name}"]})
+        kept.setdefault(name.lower(), name)
+    if len(kept) > MAX_TAGS:
+        raise ValidationError({"tags": [f"A monitor has at most {MAX_TAGS} tags."]})
+    return list(kept.values())
+
+
+def _tags_ensure(project: Project, names: list[str]) -> list[Tag]:
+    """The project's tags of these names (matched ignoring case), new ones created.
+
+    ignore_conflicts: two requests adding the same new tag both end with the one row.
+    """
+    wanted = {name.lower(): name for name in names}
+    existing = Tag.objects.filter(project=project).annotate(lowered=Lower("name"))
+    found = {tag.lowered: tag for tag in existing.filter(lowered__in=wanted)}
+    missing = [name for key, name in wanted.items() if key not in found]
+    if missing:
+        Tag.objects.bulk_create(
+            [Tag(project=project, name=name, color=tag_color(name)) for name in missing],
+            ignore_conflicts=True,
+        )
+        found.update({tag.lowered: tag for tag in existing.filter(lowered__in=wanted)})
+    return [found[key] for key in wanted if key in found]
+
+
+def tag_color(name: str) -> str:
+    # A stable pick (not hash(), which changes per process).
+    return TAG_COLORS[sum(name.lower().encode()) % len(TAG_COLORS)]
+
+
 def _split(kind: str, options: dict) -> tuple[dict, dict]:
     """(plain options, secrets), a masked secret dropped so the stored one stays."""
     secret_names = kinds.get(kind).SECRETS
@@ -244,6 +315,8 @@ def _audit_update(site: Site, before: dict, actor, request) -> None:
 def _value(site: Site, field: str):
     if field == "channels":
         return sorted(site.channels.values_list("pk", flat=True))
+    if field == "tags":
+        return sorted(site.tags.values_list("name", flat=True))
     return getattr(site, field)
 
 

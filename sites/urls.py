@@ -26,4 +26,5 @@ urlpatterns = [
         history_views.incident_note_add,
         name="incident_note_add",
     ),
+    path("sites/bulk", views.site_bulk, name="site_bulk"),
 ]

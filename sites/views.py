@@ -12,9 +12,15 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Count, Q
 from django.forms.utils import ErrorDict
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,15 +35,16 @@ from monitor.checking import check_site_now
 from monitor.maintenance import in_maintenance
 from notifications import acks
 from notifications.selectors import delivery_rows, disabled_channels
+from sites import dashboard as listing
 from sites import selectors
-from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
+from sites.forms import DashboardFilterForm, FirstAdminForm, SiteEditForm, SiteForm
 from sites.history import certificate, history_context
 from sites.kind_fields import option_rows
-from sites.models import Site
+from sites.models import Site, Tag
 from sites.services import SECRET_MASK, site_delete, site_update
 from teams.access import Action, can
 from teams.models import Project
-from teams.selectors import editable_project_ids, project_get, project_list
+from teams.selectors import editable_project_ids, project_get, project_ids, project_list
 
 RECENT_CHECKS = 50
 RECENT_TRANSITIONS = 20
@@ -46,6 +53,8 @@ RECENT_DEPENDENTS = 20
 REFRESH_SECONDS = 5
 # Sites per dashboard page: a page renders in a few milliseconds whatever the total.
 PAGE_SIZE = 50
+# The tag filter's select lists at most this many names.
+MAX_TAG_CHOICES = 200
 # The dashboard's project switcher: the chosen project id, remembered per session.
 SESSION_PROJECT = "dashboard_project"
 ALL_PROJECTS = "all"
@@ -114,42 +123,58 @@ def _selected_project(request: HttpRequest, *, remembered: bool = True) -> Proje
 
 
 def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
-    """One page of sites, most urgent first, and the summary counts of all of them."""
+    """One page of sites as searched, filtered, sorted and grouped, and the summary counts.
+
+    The summary counts all the (project's) sites, whatever the filters.
+    """
     sites = selectors.site_list(user=request.user, project_id=project.pk if project else None)
     summary = sites.aggregate(
         total=Count("pk"),
         paused=Count("pk", filter=Q(enabled=False)),
         **{status: Count("pk", filter=Q(status=status)) for status in Site.Status.values},
     )
-    paginator = Paginator(_dashboard_order(sites), PAGE_SIZE)
-    # The aggregate has counted them already; saves Paginator a second COUNT.
-    paginator.count = summary["total"]
+    filters = DashboardFilterForm(request.GET)
+    query = filters.list_query()
+    paginator = Paginator(listing.site_rows(sites, query), PAGE_SIZE)
+    if not query.filtered and not query.group:
+        # The aggregate has counted them already; saves Paginator a second COUNT.
+        paginator.count = summary["total"]
     page = paginator.get_page(request.GET.get("page"))
+    page_sites = listing.page_sites(list(page.object_list), sites)
+    listing.page_figures(page_sites)
+    groups = listing.page_groups(page_sites, grouped=query.group)
+    project_param = ("project", str(project.pk) if project else "")
+    filter_query = listing.query_string(project_param, *query.params())
+    page_param = ("page", str(page.number) if page.number > 1 else "")
+    list_url_query = listing.query_string(project_param, *query.params(), page_param)
+    back_url = reverse("dashboard") + (f"?{list_url_query}" if list_url_query else "")
     return {
-        "sites": page.object_list,
+        "sites": page_sites,
+        "groups": groups,
         "page_obj": page,
         "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2)),
         "counts": {status: summary[status] for status in Site.Status.values},
         "paused_count": summary["paused"],
+        "total_count": summary["total"],
         "refresh_seconds": REFRESH_SECONDS,
         "project": project,
-        # Links and the htmx poll name the project, so two tabs may show two projects.
-        "project_query": f"project={project.pk}" if project else "",
+        "filters": filters,
+        "list_query": query,
+        # Links, the htmx poll and the bulk form keep the project and the filters,
+        # so two tabs may show two views.
+        "filter_query": filter_query,
+        "list_url_query": list_url_query,
+        # Where the row and bulk actions come back to: this page, as filtered.
+        "back_url": back_url,
         "editable_ids": set(editable_project_ids(user=request.user)),
     }
 
 
-def _dashboard_order(sites: QuerySet[Site]) -> QuerySet[Site]:
-    # What needs attention first: down, degraded, not yet checked, then up. The
-    # unique url makes the order total, so no site shows on two pages.
-    rank = Case(
-        When(status=Site.Status.DOWN, then=Value(0)),
-        When(status=Site.Status.DEGRADED, then=Value(1)),
-        When(status=Site.Status.UNKNOWN, then=Value(2)),
-        default=Value(3),
-        output_field=IntegerField(),
-    )
-    return sites.annotate(rank=rank).order_by("rank", "name", "url", "id")
+def _tag_names(request: HttpRequest, project: Project | None) -> list[str]:
+    """The tag names the filter offers: those of the shown project(s)."""
+    ids = [project.pk] if project else project_ids(user=request.user)
+    names = Tag.objects.filter(project_id__in=ids).values_list("name", flat=True)
+    return list(names.order_by("name").distinct()[:MAX_TAG_CHOICES])
 
 
 def _render_dashboard(
@@ -158,10 +183,14 @@ def _render_dashboard(
     context = {
         "form": form,
         "projects": project_list(user=request.user).order_by("name", "id"),
+        # The toolbar's tag filter; the htmx refresh leaves the toolbar alone.
+        "tag_choices": _tag_names(request, project),
         # Channels a permanent error turned off, for the projects the user administers.
         "disabled_channels": disabled_channels(user=request.user),
         **_site_list_context(request, project),
     }
+    if context["filters"].errors and status == 200:
+        status = 400  # an unknown sort or state: named next to its field
     return render(request, "sites/dashboard.html", context, status=status)
 
 
@@ -179,7 +208,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def site_list(request: HttpRequest) -> HttpResponse:
     """The part of the dashboard that htmx re-fetches every few seconds."""
     context = _site_list_context(request, _selected_project(request, remembered=False))
-    return render(request, "sites/_site_list.html", context)
+    status = 400 if context["filters"].errors else 200
+    return render(request, "sites/_site_list.html", context, status=status)
 
 
 @require_POST
@@ -352,6 +382,95 @@ def site_delete_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         # hx-confirm delete from the list: reload the page so the message shows.
         return HttpResponseClientRedirect(reverse("dashboard"))
     return redirect("dashboard")
+
+
+@require_POST
+@dashboard_login_required
+def site_bulk(request: HttpRequest) -> HttpResponse:
+    """Pause, resume or delete the ticked monitors of the dashboard, each on its own.
+
+    Each site is checked and written alone (sites.services, one transaction
+    each): one the user may not edit, or one deleted meanwhile, is counted
+    and named in a message, and the others go ahead. Delete asks first, on a
+    page listing them; that page posts again with confirm=yes.
+    """
+    action = request.POST.get("action", "")
+    if action not in BULK_ACTIONS:
+        return HttpResponseBadRequest(f"action: one of {', '.join(BULK_ACTIONS)}, please.")
+    raw = request.POST.getlist("site")
+    if len(raw) > MAX_BULK or not all(v.isascii() and v.isdigit() and len(v) < 19 for v in raw):
+        return HttpResponseBadRequest(f"site: at most {MAX_BULK} monitor ids, as numbers.")
+    ids = sorted({int(v) for v in raw})
+    back = _safe_next(request, reverse("dashboard"))
+    if not ids:
+        messages.info(request, "Tick the monitors to change first.")
+        return redirect(back)
+    found = selectors.site_list(user=request.user).filter(pk__in=ids)
+    sites = list(found.select_related("project").order_by("name", "url", "id"))
+    allowed = _editable(request, sites)
+    refused = len(sites) - len(allowed)
+    missing = len(ids) - len(sites)
+    if action == "delete" and request.POST.get("confirm") != "yes":
+        context = {"sites": allowed, "refused": refused, "missing": missing, "next": back}
+        return render(request, "sites/_dashboard_confirm_delete.html", context)
+    done = 0
+    for site in allowed:
+        try:
+            done += _bulk_one(request, site, action)
+        except Site.DoesNotExist:  # deleted by another request meanwhile
+            missing += 1
+    _bulk_messages(request, action, done, refused, missing)
+    return redirect(back)
+
+
+BULK_ACTIONS = {"pause": "Paused", "resume": "Resumed", "delete": "Deleted"}
+# A page holds PAGE_SIZE sites; a few pages' worth at most per request.
+MAX_BULK = 500
+
+
+def _editable(request: HttpRequest, sites: list[Site]) -> list[Site]:
+    """The sites whose project lets the user edit monitors (one role lookup per project)."""
+    verdicts: dict[int, bool] = {}
+    for site in sites:
+        if site.project_id not in verdicts:
+            verdicts[site.project_id] = can(
+                user=request.user, project=site.project_id, action=Action.EDIT_MONITORS
+            )
+    return [site for site in sites if verdicts[site.project_id]]
+
+
+def _bulk_one(request: HttpRequest, site: Site, action: str) -> int:
+    """1 if the site changed, 0 if it already was as asked."""
+    if action == "delete":
+        site_delete(site=site, **audit_of(request))
+        return 1
+    enabled = action == "resume"
+    if site.enabled == enabled:
+        return 0
+    site_update(site=site, enabled=enabled, **audit_of(request))
+    return 1
+
+
+def _bulk_messages(request: HttpRequest, action: str, done: int, refused: int, missing: int):
+    def monitors(n: int) -> str:
+        return f"{n} monitor{'' if n == 1 else 's'}"
+
+    messages.success(request, f"{BULK_ACTIONS[action]} {monitors(done)}.")
+    if refused:
+        messages.error(
+            request, f"{monitors(refused)} left as they were: your role may not edit them."
+        )
+    if missing:
+        messages.warning(request, f"{monitors(missing)} not found: deleted, or not yours.")
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
 
 
 def _site_or_404(request: HttpRequest, pk: int, *, action: Action = Action.READ) -> Site:

@@ -21,6 +21,7 @@ SITE_KEYS = {
     "checkedAt",
     "nextCheckAt",
     "badgeKey",
+    "tags",
     "uptime",
     "statusChangedAt",
     "statusCode",

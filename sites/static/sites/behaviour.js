@@ -4,7 +4,7 @@
 // project switcher). A file, not an onchange attribute: the CSP allows only
 // our own script files.
 document.addEventListener("change", (event) => {
-  if (event.target.matches("select[data-autosubmit]")) {
+  if (event.target.matches("select[data-autosubmit], input[type=checkbox][data-autosubmit]")) {
     event.target.form.requestSubmit();
   }
 });
@@ -40,3 +40,67 @@ document.addEventListener("change", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-kind-form]").forEach(showKindFields);
 });
+
+// The dashboard's bulk selection. Ticked rows (input[data-pick]) belong to
+// the bulk form by its id; "select all" (data-pick-all) is shown only with
+// this script. While anything is ticked, the list's htmx poll is held
+// (data-hold-while-selected): a refresh would replace the rows, dropping the
+// ticks and perhaps moving a row under the pointer. It resumes when nothing
+// is ticked.
+function picks(root) {
+  return Array.from(root.querySelectorAll("input[data-pick]"));
+}
+
+function showSelection(root) {
+  const all = picks(root);
+  const ticked = new Set(all.filter((box) => box.checked).map((box) => box.value));
+  const pickAll = root.querySelector("input[data-pick-all]");
+  if (pickAll) {
+    const some = all.some((box) => box.checked);
+    pickAll.checked = some && all.every((box) => box.checked);
+    pickAll.indeterminate = some && !pickAll.checked;
+  }
+  const note = root.querySelector("[data-selection-note]");
+  if (note) {
+    const n = ticked.size;
+    note.textContent = n
+      ? `${n} monitor${n === 1 ? "" : "s"} selected; updates are paused until none is.`
+      : "";
+  }
+}
+
+document.addEventListener("change", (event) => {
+  const root = event.target.closest("[data-hold-while-selected]");
+  if (!root) {
+    return;
+  }
+  if (event.target.matches("input[data-pick-all]")) {
+    for (const box of picks(root)) {
+      box.checked = event.target.checked;
+    }
+  } else if (event.target.matches("input[data-pick]")) {
+    // Grouped by tag, a monitor can show several times: tick every copy.
+    for (const box of picks(root)) {
+      if (box.value === event.target.value) {
+        box.checked = event.target.checked;
+      }
+    }
+  }
+  showSelection(root);
+});
+
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const root = event.detail.elt;
+  if (root.matches("[data-hold-while-selected]") && picks(root).some((box) => box.checked)) {
+    event.preventDefault();
+  }
+});
+
+function revealForScript(root) {
+  root.querySelectorAll("[data-needs-js]").forEach((element) => {
+    element.hidden = false;
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => revealForScript(document));
+document.addEventListener("htmx:afterSwap", (event) => revealForScript(event.detail.target));

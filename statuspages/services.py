@@ -339,6 +339,7 @@ def _clean(page: StatusPage) -> None:
     except ValidationError as exc:
         errors = {field: list(messages) for field, messages in exc.message_dict.items()}
     _rename_unique_errors(page, errors)
+    _check_text_length(page, "description", errors)
     try:
         validate_display_name(page.title)
     except ValidationError as exc:
@@ -360,6 +361,13 @@ def _rename_unique_errors(page: StatusPage, errors: dict) -> None:
     for field, message in taken.items():
         if field in errors and any("already exists" in m for m in errors[field]):
             errors[field] = [message]
+
+
+def _check_text_length(obj, field: str, errors: dict) -> None:
+    """A TextField's max_length, which Django leaves to forms and does not validate."""
+    limit = obj._meta.get_field(field).max_length
+    if len(getattr(obj, field) or "") > limit and field not in errors:
+        errors[field] = [f"At most {limit} characters."]
 
 
 def _domain_problem(domain: str) -> str | None:
@@ -386,6 +394,8 @@ def _clean_incident(
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 errors.setdefault(field, []).extend(messages)
+    if update is not None:
+        _check_text_length(update, "message", errors)
     if incident is not None and "title" not in errors:
         try:
             validate_display_name(incident.title)

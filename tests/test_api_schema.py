@@ -54,6 +54,20 @@ CHANNEL_OPERATIONS = {
 
 
 ACK_OPERATIONS = {("/api/site/{site_id}/ack/", "post")}
+STATUS_PAGE_OPERATIONS = {
+    ("/api/status-pages/", "get"),
+    ("/api/status-pages/", "post"),
+    ("/api/status-pages/{page_id}/", "get"),
+    ("/api/status-pages/{page_id}/", "patch"),
+    ("/api/status-pages/{page_id}/", "delete"),
+    ("/api/status-pages/{page_id}/logo/", "put"),
+    ("/api/status-pages/{page_id}/logo/", "delete"),
+    ("/api/status-pages/{page_id}/incidents/", "get"),
+    ("/api/status-pages/{page_id}/incidents/", "post"),
+    ("/api/status-pages/{page_id}/incidents/{incident_id}/", "patch"),
+    ("/api/status-pages/{page_id}/incidents/{incident_id}/", "delete"),
+    ("/api/status-pages/{page_id}/incidents/{incident_id}/updates/", "post"),
+}
 
 
 def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
@@ -69,6 +83,7 @@ def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
         | MAINTENANCE_OPERATIONS
         | CHANNEL_OPERATIONS
         | ACK_OPERATIONS
+        | STATUS_PAGE_OPERATIONS
     )
 
 

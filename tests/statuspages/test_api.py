@@ -103,6 +103,7 @@ def test_a_page_cannot_show_another_projects_monitor(monitors):
         ({"title": ""}, "title", "blank"),
         ({"title": "t" * 201}, "title", "200"),
         ({"title": "line\nbreak"}, "title", "control characters"),
+        ({"description": "d" * 2001}, "description", "2000"),
         ({"customDomain": "https://status.example.com"}, "customDomain", "no scheme"),
         ({"customDomain": "status.example.com:8443"}, "customDomain", "no scheme, port"),
         ({"customDomain": "status.example.com/x"}, "customDomain", "no scheme"),

@@ -96,7 +96,7 @@ def status_page_create(
         show_response_times=show_response_times,
     )
     layout = _layout(project, sites=sites, groups=groups)
-    _clean(page)
+    page_clean(page)
     with transaction.atomic():
         _save(page)
         if layout is not None:
@@ -123,7 +123,7 @@ def status_page_update(
     for field, value in changes.items():
         setattr(page, field, value)
     layout = _layout(page.project, sites=sites, groups=groups)
-    _clean(page)
+    page_clean(page)
     page.updated_at = timezone.now()
     detail = {
         field: {"from": old, "to": getattr(page, field)}
@@ -331,7 +331,8 @@ def normalize_domain(value: str | None) -> str | None:
     return value or None
 
 
-def _clean(page: StatusPage) -> None:
+def page_clean(page: StatusPage) -> None:
+    """Check a page's settings (normalising its domain); a ValidationError per field."""
     page.custom_domain = normalize_domain(page.custom_domain)
     errors: dict[str, list[str]] = {}
     try:
@@ -476,7 +477,7 @@ def _save(page: StatusPage, update_fields: list[str] | None = None) -> None:
             page.save(update_fields=update_fields)
     except IntegrityError:
         # Another request took the slug or the domain between the check and the save.
-        _clean(page)
+        page_clean(page)
         raise
 
 

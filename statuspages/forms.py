@@ -45,7 +45,7 @@ class StatusPageForm(forms.Form):
     remove_logo = forms.BooleanField(label="Remove the logo", required=False)
 
     def __init__(self, *args, sites: list[Site], page: StatusPage | None = None, **kwargs):
-        if page is not None and not args and "initial" not in kwargs:
+        if page is not None and "initial" not in kwargs:
             kwargs["initial"] = {name: getattr(page, name) for name in PAGE_INITIAL}
         super().__init__(*args, **kwargs)
         self.page, self.sites = page, sites
@@ -55,20 +55,30 @@ class StatusPageForm(forms.Form):
         placed = _placed(page) if page is not None else {}
         for index, site in enumerate(sites):
             entry = placed.get(site.pk)
+            # Labelled by aria-label: a hidden <label> in a scrolled table escapes its clip.
             self.fields[f"show_{site.pk}"] = forms.BooleanField(
-                required=False, initial=entry is not None
+                required=False,
+                initial=entry is not None,
+                widget=forms.CheckboxInput({"aria-label": f"Show {site}"}),
             )
             self.fields[f"group_{site.pk}"] = forms.CharField(
-                required=False, max_length=200, initial=entry[0] if entry else ""
+                required=False,
+                max_length=200,
+                initial=entry[0] if entry else "",
+                widget=forms.TextInput({"aria-label": f"Group of {site}"}),
             )
             self.fields[f"name_{site.pk}"] = forms.CharField(
-                required=False, max_length=200, initial=entry[1] if entry else ""
+                required=False,
+                max_length=200,
+                initial=entry[1] if entry else "",
+                widget=forms.TextInput({"aria-label": f"Display name of {site}"}),
             )
             self.fields[f"position_{site.pk}"] = forms.IntegerField(
                 required=False,
                 min_value=0,
                 max_value=MAX_POSITION,
                 initial=entry[2] if entry else (index + 1) * 10,
+                widget=forms.NumberInput({"aria-label": f"Position of {site}"}),
             )
 
     @property

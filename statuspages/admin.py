@@ -32,6 +32,7 @@ class StatusPageAdminForm(forms.ModelForm):
     def clean(self) -> dict:
         data = super().clean()
         page = StatusPage(pk=self.instance.pk, project_id=self.instance.project_id)
+        page._state.adding = False  # the stored row itself is no clash for the unique checks
         for name in PAGE_FIELDS:
             setattr(page, name, data.get(name, getattr(self.instance, name)))
         try:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -478,6 +478,11 @@ def _save(page: StatusPage, update_fields: list[str] | None = None) -> None:
     except IntegrityError:
         # Another request took the slug or the domain between the check and the save.
         page_clean(page)
+        raise
+    except DatabaseError:
+        # update_fields on a row deleted meanwhile updates nothing and raises.
+        if update_fields and not StatusPage.objects.filter(pk=page.pk).exists():
+            raise StatusPage.DoesNotExist(f"Status page {page.pk} was deleted.") from None
         raise
 
 

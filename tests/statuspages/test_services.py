@@ -121,3 +121,10 @@ def test_logo_types_come_from_the_bytes(monitors):
     for bad in (SVG, b"<?xml version='1.0'?><svg/>", b"\x00" * 10):
         with pytest.raises(ValidationError):
             logo_type_of(bad)
+
+
+def test_changing_a_page_deleted_meanwhile_says_it_is_gone(monitors):
+    page = page_of(monitors)
+    StatusPage.objects.filter(pk=page.pk).delete()
+    with pytest.raises(StatusPage.DoesNotExist):
+        status_page_update(page=page, title="Too late")

@@ -7,7 +7,7 @@ PORT   ?= 8000
 # by default; PROCFILE=Procfile runs production's web, worker and beat.
 PROCFILE ?= Procfile.run
 
-.PHONY: run test test-service install migrate lint format bench bench-quick bench-small clean
+.PHONY: run test test-service test-browser install migrate lint format bench bench-quick bench-small clean
 
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
@@ -50,7 +50,7 @@ run: migrate
 	exec $(BIN)/python -c "$$HONCHO_RUN" --procfile $(PROCFILE) start --port $(PORT)
 
 test: install
-	$(BIN)/pytest -m "not service"
+	$(BIN)/pytest -m "not service and not browser"
 
 # The service-backed suite: real PostgreSQL, Redis, Celery worker and beat.
 SERVICE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/uptime
@@ -58,6 +58,12 @@ SERVICE_BROKER_URL   ?= redis://127.0.0.1:6379/15
 test-service: install
 	DATABASE_URL=$(SERVICE_DATABASE_URL) CELERY_BROKER_URL=$(SERVICE_BROKER_URL) \
 	UPTIME_TEST_REDIS_URL=$(SERVICE_BROKER_URL) $(BIN)/pytest -m service tests/service
+
+# The browser suite: Debian's Chromium (apt-get install chromium) driven by
+# Playwright against the monitor started as `make run` starts it. A missing
+# browser fails it; screenshots go to UPTIME_ARTIFACTS_DIR (.ci/artifacts/).
+test-browser: install
+	$(BIN)/pytest -m browser -rs tests/browser
 
 lint: install
 	$(BIN)/ruff check .

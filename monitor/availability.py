@@ -31,11 +31,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from monitor.maintenance import occurrences
 from monitor.models import MaintenanceWindow, MonitoringGap, Transition
+from monitor.pgarrays import int_array_literal
 from sites.models import Site
 
 Period = tuple[datetime, datetime]
@@ -141,7 +144,7 @@ def timelines(
     if not ids:
         return {}
     first = Transition.objects.filter(site=OuterRef("pk")).order_by("created_at", "id")
-    rows = Site.objects.filter(pk__in=ids).annotate(
+    rows = Site.objects.filter(pk__in=_many(ids)).annotate(
         first_at=Subquery(first.values("created_at")[:1]),
         first_from=Subquery(first.values("from_status")[:1]),
     )
@@ -161,7 +164,7 @@ def timelines(
     }
     changes: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
     in_range = Transition.objects.filter(
-        site_id__in=ids, created_at__gte=start, created_at__lt=end
+        site_id__in=_many(ids), created_at__gte=start, created_at__lt=end
     ).order_by("site_id", "created_at", "id")
     for site_id, at, before, after in in_range.values_list(
         "site_id", "created_at", "from_status", "to_status"
@@ -271,7 +274,9 @@ def maintenance_periods_many(
 
 
 def _gaps(ids: Sequence[int], start: datetime, end: datetime) -> dict[int, list[Period]]:
-    rows = MonitoringGap.objects.filter(site_id__in=ids, ended_at__gt=start, started_at__lt=end)
+    rows = MonitoringGap.objects.filter(
+        site_id__in=_many(ids), ended_at__gt=start, started_at__lt=end
+    )
     result: dict[int, list[Period]] = defaultdict(list)
     for site_id, begin, finish in rows.values_list("site_id", "started_at", "ended_at"):
         result[site_id].append((max(begin, start), min(finish, end)))
@@ -305,6 +310,16 @@ def _known_since(row: dict) -> datetime | None:
     if row["status"] == UNKNOWN:
         return None
     return row["status_changed_at"] or row["created_at"]
+
+
+def _many(ids: Sequence[int]):
+    """The ids for an `__in` lookup: on PostgreSQL one array parameter, not one per id.
+
+    psycopg splits a query of 10,000 placeholders in about a second.
+    """
+    if connection.vendor != "postgresql" or len(ids) < 100:
+        return ids
+    return RawSQL("SELECT unnest(%s::bigint[])", [int_array_literal(ids)])
 
 
 def _length(period: Period) -> float:

@@ -1,7 +1,7 @@
 from allauth.account import views as account_views
 from django.urls import path
 
-from sites import views
+from sites import history_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -18,4 +18,12 @@ urlpatterns = [
     path("login", views.LoginView.as_view(), name="login"),
     path("logout", account_views.logout, name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("sites/<int:pk>/uptime", history_views.site_uptime_part, name="site_uptime_part"),
+    path("sites/<int:pk>/chart", history_views.site_chart_part, name="site_chart_part"),
+    path("sites/<int:pk>/incidents", history_views.site_incidents, name="site_incidents"),
+    path(
+        "sites/<int:pk>/incidents/<int:transition_id>/notes",
+        history_views.incident_note_add,
+        name="incident_note_add",
+    ),
 ]

@@ -31,6 +31,7 @@ from notifications import acks
 from notifications.selectors import delivery_rows, disabled_channels
 from sites import selectors
 from sites.forms import FirstAdminForm, SiteEditForm, SiteForm
+from sites.history import certificate, history_context
 from sites.kind_fields import option_rows
 from sites.models import Site
 from sites.services import SECRET_MASK, site_delete, site_update
@@ -220,6 +221,7 @@ def _site_detail_context(request: HttpRequest, site: Site) -> dict:
         "gaps": site.gaps.all()[:RECENT_GAPS],
         "can_edit": can(user=request.user, project=site.project_id, action=Action.EDIT_MONITORS),
         "refresh_seconds": REFRESH_SECONDS,
+        "certificate": certificate(site),
     }
 
 
@@ -246,7 +248,12 @@ def confirmation_text(site: Site, *, now) -> str:
 @dashboard_login_required
 def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     site = _site_or_404(request, pk)
-    return render(request, "sites/site_detail.html", _site_detail_context(request, site))
+    context = {
+        **_site_detail_context(request, site),
+        # Uptime, chart, 90 days and incidents: only here, not in the polled part.
+        **history_context(site, range_key=request.GET.get("range")),
+    }
+    return render(request, "sites/site_detail.html", context)
 
 
 @require_GET

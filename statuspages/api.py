@@ -25,11 +25,11 @@ from statuspages.selectors import (
     with_layout,
 )
 from statuspages.serializers import (
-    IncidentCreateInputSerializer,
-    IncidentListOutputSerializer,
-    IncidentOutputSerializer,
-    IncidentUpdateAddInputSerializer,
-    IncidentUpdateInputSerializer,
+    StatusIncidentCreateInputSerializer,
+    StatusIncidentListOutputSerializer,
+    StatusIncidentOutputSerializer,
+    StatusIncidentUpdateAddInputSerializer,
+    StatusIncidentUpdateInputSerializer,
     StatusPageCreateInputSerializer,
     StatusPageListOutputSerializer,
     StatusPageOutputSerializer,
@@ -88,7 +88,7 @@ def page_answer(page: StatusPage, code: int = status.HTTP_200_OK) -> Response:
 
 def incident_answer(incident: StatusIncident, code: int = status.HTTP_200_OK) -> Response:
     fresh = incident_get(page=incident.page, incident_id=incident.pk)
-    return Response(IncidentOutputSerializer(fresh).data, status=code)
+    return Response(StatusIncidentOutputSerializer(fresh).data, status=code)
 
 
 class StatusPageApiView(APIView):
@@ -233,21 +233,23 @@ class IncidentListApi(StatusPageApiView):
     @extend_schema(
         operation_id="status_incident_list",
         parameters=[PAGE_ID],
-        responses={200: IncidentListOutputSerializer, 404: NOT_FOUND},
+        responses={200: StatusIncidentListOutputSerializer, 404: NOT_FOUND},
     )
     def get(self, request: Request, page_id: str) -> Response:
         """The page's incidents and announcements, newest first, with their updates."""
         page = page_or_404(request, page_id)
-        return Response(IncidentListOutputSerializer({"incidents": incident_list(page=page)}).data)
+        return Response(
+            StatusIncidentListOutputSerializer({"incidents": incident_list(page=page)}).data
+        )
 
 
 class IncidentCreateApi(StatusPageApiView):
     @extend_schema(
         operation_id="status_incident_create",
         parameters=[PAGE_ID],
-        request=IncidentCreateInputSerializer,
+        request=StatusIncidentCreateInputSerializer,
         responses={
-            201: IncidentOutputSerializer,
+            201: StatusIncidentOutputSerializer,
             400: BAD_INPUT,
             403: FORBIDDEN,
             404: NOT_FOUND,
@@ -256,7 +258,7 @@ class IncidentCreateApi(StatusPageApiView):
     def post(self, request: Request, page_id: str) -> Response:
         """Write an incident or an announcement on the page, with its first update."""
         page = page_or_404(request, page_id, action=Action.EDIT_MONITORS)
-        serializer = IncidentCreateInputSerializer(data=request.data)
+        serializer = StatusIncidentCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = incident_create(
             page=page, actor=request.user, request=request, **serializer.validated_data
@@ -268,9 +270,9 @@ class IncidentUpdateApi(StatusPageApiView):
     @extend_schema(
         operation_id="status_incident_update",
         parameters=[PAGE_ID, INCIDENT_ID],
-        request=IncidentUpdateInputSerializer,
+        request=StatusIncidentUpdateInputSerializer,
         responses={
-            200: IncidentOutputSerializer,
+            200: StatusIncidentOutputSerializer,
             400: BAD_INPUT,
             403: FORBIDDEN,
             404: NOT_FOUND,
@@ -279,7 +281,7 @@ class IncidentUpdateApi(StatusPageApiView):
     def patch(self, request: Request, page_id: str, incident_id: str) -> Response:
         """Correct an incident's title, impact, kind or monitors."""
         incident = incident_or_404(request, page_id, incident_id, action=Action.EDIT_MONITORS)
-        serializer = IncidentUpdateInputSerializer(data=request.data)
+        serializer = StatusIncidentUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = incident_update(
             incident=incident, actor=request.user, request=request, **serializer.validated_data
@@ -304,9 +306,9 @@ class IncidentUpdateAddApi(StatusPageApiView):
     @extend_schema(
         operation_id="status_incident_update_add",
         parameters=[PAGE_ID, INCIDENT_ID],
-        request=IncidentUpdateAddInputSerializer,
+        request=StatusIncidentUpdateAddInputSerializer,
         responses={
-            201: IncidentOutputSerializer,
+            201: StatusIncidentOutputSerializer,
             400: BAD_INPUT,
             403: FORBIDDEN,
             404: NOT_FOUND,
@@ -315,7 +317,7 @@ class IncidentUpdateAddApi(StatusPageApiView):
     def post(self, request: Request, page_id: str, incident_id: str) -> Response:
         """Add an update; status resolved resolves the incident, any other reopens it."""
         incident = incident_or_404(request, page_id, incident_id, action=Action.EDIT_MONITORS)
-        serializer = IncidentUpdateAddInputSerializer(data=request.data)
+        serializer = StatusIncidentUpdateAddInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident_update_add(
             incident=incident, actor=request.user, request=request, **serializer.validated_data

@@ -149,7 +149,7 @@ class StatusPageListOutputSerializer(serializers.Serializer):
     statusPages = StatusPageOutputSerializer(many=True, source="pages")
 
 
-class IncidentCreateInputSerializer(StrictInputSerializer):
+class StatusIncidentCreateInputSerializer(StrictInputSerializer):
     title = serializers.CharField()
     message = serializers.CharField(help_text="The first update's text.")
     status = serializers.ChoiceField(
@@ -162,7 +162,7 @@ class IncidentCreateInputSerializer(StrictInputSerializer):
     sites = _site_ids("Ids of the page's monitors it concerns; none: the whole page.")
 
 
-class IncidentUpdateInputSerializer(StrictInputSerializer):
+class StatusIncidentUpdateInputSerializer(StrictInputSerializer):
     title = serializers.CharField(required=False)
     impact = serializers.ChoiceField(choices=StatusIncident.Impact.choices, required=False)
     kind = serializers.ChoiceField(choices=StatusIncident.Kind.choices, required=False)
@@ -176,7 +176,7 @@ class IncidentUpdateInputSerializer(StrictInputSerializer):
         return attrs
 
 
-class IncidentUpdateAddInputSerializer(StrictInputSerializer):
+class StatusIncidentUpdateAddInputSerializer(StrictInputSerializer):
     status = serializers.ChoiceField(
         choices=StatusIncidentUpdate.Status.choices,
         help_text="resolved resolves the incident; any other status reopens it.",
@@ -184,7 +184,7 @@ class IncidentUpdateAddInputSerializer(StrictInputSerializer):
     message = serializers.CharField()
 
 
-class IncidentUpdateOutputSerializer(serializers.Serializer):
+class StatusIncidentUpdateOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=StatusIncidentUpdate.Status.choices)
     message = serializers.CharField()
@@ -196,7 +196,7 @@ class IncidentUpdateOutputSerializer(serializers.Serializer):
         return update.created_by.get_username() if update.created_by_id else None
 
 
-class IncidentOutputSerializer(serializers.Serializer):
+class StatusIncidentOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     page = serializers.IntegerField(source="page_id")
     kind = serializers.ChoiceField(choices=StatusIncident.Kind.choices)
@@ -206,7 +206,7 @@ class IncidentOutputSerializer(serializers.Serializer):
     status = serializers.SerializerMethodField(help_text="Its latest update's status.")
     createdAt = serializers.DateTimeField(source="created_at")
     resolvedAt = serializers.DateTimeField(source="resolved_at", allow_null=True)
-    updates = IncidentUpdateOutputSerializer(many=True, source="updates.all")
+    updates = StatusIncidentUpdateOutputSerializer(many=True, source="updates.all")
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_sites(self, incident: StatusIncident) -> list[int]:
@@ -220,5 +220,5 @@ class IncidentOutputSerializer(serializers.Serializer):
         return updates[-1].status if updates else None
 
 
-class IncidentListOutputSerializer(serializers.Serializer):
-    incidents = IncidentOutputSerializer(many=True)
+class StatusIncidentListOutputSerializer(serializers.Serializer):
+    incidents = StatusIncidentOutputSerializer(many=True)

@@ -54,6 +54,10 @@ CHANNEL_OPERATIONS = {
 
 
 ACK_OPERATIONS = {("/api/site/{site_id}/ack/", "post")}
+INCIDENT_OPERATIONS = {
+    ("/api/site/{site_id}/incidents/", "get"),
+    ("/api/site/{site_id}/incidents/{transition_id}/notes/", "post"),
+}
 STATUS_PAGE_OPERATIONS = {
     ("/api/status-pages/", "get"),
     ("/api/status-pages/", "post"),
@@ -83,6 +87,7 @@ def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
         | MAINTENANCE_OPERATIONS
         | CHANNEL_OPERATIONS
         | ACK_OPERATIONS
+        | INCIDENT_OPERATIONS
         | STATUS_PAGE_OPERATIONS
     )
 

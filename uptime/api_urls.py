@@ -14,6 +14,7 @@ from drf_spectacular.views import (
 from rest_framework.permissions import IsAuthenticated
 
 from monitor.api import CheckAllApi, CheckApi, PingApi, StatusApi
+from monitor.incidents_api import IncidentListApi, IncidentNoteCreateApi
 from monitor.maintenance_api import MaintenanceCollectionApi, MaintenanceDetailApi
 from notifications.api import (
     ChannelCollectionApi,
@@ -52,6 +53,14 @@ urlpatterns = [
     re_path(r"^ping/(?P<url>(?s:.*))$", PingApi.as_view(), name="api-ping"),
     re_path(r"^site/?$", SiteCollectionApi.as_view(), name="api-sites"),
     re_path(r"^site/(?P<site_id>[^/]+)/?$", SiteDetailApi.as_view(), name="api-site"),
+    re_path(
+        r"^site/(?P<site_id>[^/]+)/incidents/?$", IncidentListApi.as_view(), name="api-incidents"
+    ),
+    re_path(
+        r"^site/(?P<site_id>[^/]+)/incidents/(?P<transition_id>[^/]+)/notes/?$",
+        IncidentNoteCreateApi.as_view(),
+        name="api-incident-notes",
+    ),
     re_path(r"^check/(?P<site_id>[^/]+)/?$", CheckApi.as_view(), name="api-check"),
     re_path(r"^check-all/?$", CheckAllApi.as_view(), name="api-check-all"),
     re_path(r"^status/?$", StatusApi.as_view(), name="api-status"),

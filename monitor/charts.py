@@ -1,0 +1,176 @@
+"""Response-time series for a monitor's chart: one point per time bucket.
+
+The last 24 hours come from raw checks, bucketed here (raw checks are kept
+for UPTIME_CHECK_RETENTION_DAYS and a day of 10-second checks is 8,640 rows,
+one index range scan); longer ranges come from the rollups, which exist for
+as long as UPTIME_ROLLUP_RETENTION_DAYS: hourly for 7 days, daily beyond.
+Each range is one query whatever the number of checks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+
+from monitor.models import Check, CheckRollup
+
+
+@dataclass(frozen=True)
+class Range:
+    key: str
+    label: str
+    span: timedelta
+    # None: raw checks, bucketed into `buckets`; else a rollup period.
+    period: int | None
+    buckets: int = 0
+
+
+RANGES: dict[str, Range] = {
+    r.key: r
+    for r in (
+        # 192 buckets of 7.5 minutes: enough to see a spike, few enough to draw.
+        Range("24h", "24 hours", timedelta(hours=24), None, buckets=192),
+        Range("7d", "7 days", timedelta(days=7), CheckRollup.Period.HOUR),
+        Range("30d", "30 days", timedelta(days=30), CheckRollup.Period.DAY),
+        Range("1y", "1 year", timedelta(days=365), CheckRollup.Period.DAY),
+    )
+}
+DEFAULT_RANGE = "24h"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One bucket: [start, end), its checks and response times in ms (None: no timing)."""
+
+    start: datetime
+    end: datetime
+    checks: int
+    failures: int
+    # Checks with a response time: the weight of avg_ms.
+    timed: int
+    avg_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+@dataclass(frozen=True)
+class Series:
+    range: Range
+    start: datetime
+    end: datetime
+    points: list[Point]
+
+    @property
+    def checks(self) -> int:
+        return sum(p.checks for p in self.points)
+
+    @property
+    def failures(self) -> int:
+        return sum(p.failures for p in self.points)
+
+    @property
+    def avg_ms(self) -> float | None:
+        """The mean of every timed check, weighted by how many each point holds."""
+        total = sum(p.timed for p in self.points if p.avg_ms is not None)
+        if not total:
+            return None
+        return sum(p.avg_ms * p.timed for p in self.points if p.avg_ms is not None) / total
+
+    @property
+    def highest_ms(self) -> float | None:
+        values = [v for p in self.points for v in (p.avg_ms, p.p95_ms) if v is not None]
+        return max(values, default=None)
+
+
+def range_of(key: str | None) -> Range:
+    """The range a request names; an unknown or missing name is the default one."""
+    return RANGES.get(key or "", RANGES[DEFAULT_RANGE])
+
+
+def response_series(
+    site_id: int, key: str = DEFAULT_RANGE, *, now: datetime | None = None
+) -> Series:
+    chosen = range_of(key)
+    now = now or timezone.now()
+    if chosen.period is None:
+        return _from_checks(site_id, chosen, now)
+    return _from_rollups(site_id, chosen, now)
+
+
+def nearest_rank(sorted_values: list[int], fraction: float) -> float | None:
+    """The nearest-rank percentile of already sorted values (as the rollups estimate it)."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(round(fraction * len(sorted_values), 9)))
+    return float(sorted_values[rank - 1])
+
+
+def _from_checks(site_id: int, chosen: Range, now: datetime) -> Series:
+    start = now - chosen.span
+    width = chosen.span / chosen.buckets
+    counts = [0] * chosen.buckets
+    failures = [0] * chosen.buckets
+    times: list[list[int]] = [[] for _ in range(chosen.buckets)]
+    rows = Check.objects.filter(site_id=site_id, checked_at__gte=start, checked_at__lt=now)
+    # order_by(): the model's ordering would make the database sort for nothing.
+    for at, up, ms in rows.order_by().values_list("checked_at", "up", "response_ms"):
+        index = min(int((at - start) / width), chosen.buckets - 1)
+        counts[index] += 1
+        failures[index] += not up
+        if up and ms is not None:
+            # A failed check's time is how long it took to fail (0 ms for a
+            # refused connection, the timeout for a timeout): not the site's
+            # speed. The rollups count them (monitor.history), so on the
+            # longer ranges a failure can pull a day's figures a little.
+            times[index].append(ms)
+    points = []
+    for index in range(chosen.buckets):
+        values = sorted(times[index])
+        points.append(
+            Point(
+                start=start + index * width,
+                end=start + (index + 1) * width,
+                checks=counts[index],
+                failures=failures[index],
+                timed=len(values),
+                avg_ms=sum(values) / len(values) if values else None,
+                p50_ms=nearest_rank(values, 0.5),
+                p95_ms=nearest_rank(values, 0.95),
+            )
+        )
+    return Series(chosen, start, now, points)
+
+
+def _from_rollups(site_id: int, chosen: Range, now: datetime) -> Series:
+    length = timedelta(hours=chosen.period)
+    # The first bucket is the one that holds `now - span`, so the chart is
+    # never emptier than the range at its left edge.
+    start = _floor(now - chosen.span, length)
+    rows = CheckRollup.objects.filter(
+        site_id=site_id, period=chosen.period, bucket_start__gte=start, bucket_start__lte=now
+    ).order_by("bucket_start")
+    points = [
+        Point(
+            start=row.bucket_start,
+            end=row.bucket_start + length,
+            checks=row.checks,
+            failures=row.failures,
+            timed=row.rt_count,
+            avg_ms=row.rt_avg,
+            p50_ms=row.percentile_ms(0.5),
+            p95_ms=row.percentile_ms(0.95),
+        )
+        for row in rows
+    ]
+    return Series(chosen, start, now, points)
+
+
+def _floor(moment: datetime, length: timedelta) -> datetime:
+    """The start of the UTC hour or day that holds `moment` (rollups' buckets are UTC)."""
+    floored = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if length >= timedelta(days=1):
+        floored = floored.replace(hour=0)
+    return floored

@@ -86,6 +86,8 @@ FUZZED_OPERATIONS = [
     "DELETE /api/channels/{channel_id}/",
     "GET /api/channel-kinds/",
     "POST /api/site/{site_id}/ack/",
+    "GET /api/site/{site_id}/incidents/",
+    "POST /api/site/{site_id}/incidents/{transition_id}/notes/",
     "GET /api/status-pages/",
     "POST /api/status-pages/",
     "GET /api/status-pages/{page_id}/",

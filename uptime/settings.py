@@ -91,6 +91,9 @@ MIDDLEWARE = [
     # First: their headers and 413 apply to every answer, static files included.
     "uptime.middleware.SecurityHeadersMiddleware",
     "uptime.middleware.BodySizeLimitMiddleware",
+    # Before anything calls get_host(): a status page's own domain is no ALLOWED_HOST;
+    # and a cached public page is answered without the rest (statuspages.middleware).
+    "statuspages.middleware.PublicPageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch, QuerySet
+from django.urls import reverse
 
 from statuspages.models import StatusIncident, StatusPage, StatusPageGroup, StatusPageMonitor
 from teams.access import Action, require
@@ -87,7 +88,14 @@ def incident_get(*, page: StatusPage, incident_id: int | str) -> StatusIncident:
 
 def public_url(page: StatusPage) -> str:
     """Where the public reads the page on this installation."""
-    return f"{settings.UPTIME_BASE_URL.rstrip('/')}/status/{page.slug}"
+    return settings.UPTIME_BASE_URL.rstrip("/") + reverse("status-page", args=[page.slug])
+
+
+def logo_url(page: StatusPage) -> str | None:
+    """Where the public fetches the page's logo, or None without one."""
+    if not page.logo_type:
+        return None
+    return settings.UPTIME_BASE_URL.rstrip("/") + reverse("status-page-logo", args=[page.slug])
 
 
 def domain_url(page: StatusPage) -> str | None:

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from sites.serializers import StrictInputSerializer
 from statuspages.models import StatusIncident, StatusIncidentUpdate, StatusPage
-from statuspages.selectors import domain_url, public_url
+from statuspages.selectors import domain_url, logo_url, public_url
 from statuspages.services import MAX_GROUPS, MAX_MONITORS, Group, MonitorEntry
 
 
@@ -128,6 +128,7 @@ class StatusPageOutputSerializer(serializers.Serializer):
     logoType = serializers.CharField(
         source="logo_type", help_text="The logo's media type; empty without a logo."
     )
+    logoUrl = serializers.SerializerMethodField(help_text="The public logo; null without one.")
     groups = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
@@ -138,6 +139,10 @@ class StatusPageOutputSerializer(serializers.Serializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_customDomainUrl(self, page: StatusPage) -> str | None:
         return domain_url(page)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_logoUrl(self, page: StatusPage) -> str | None:
+        return logo_url(page)
 
     @extend_schema_field(GroupOutputSerializer(many=True))
     def get_groups(self, page: StatusPage) -> list:

@@ -259,6 +259,7 @@ def test_a_logo_is_taken_by_its_first_bytes(monitors, image, media_type):
     response = client.put(f"{PAGES}/{page['id']}/logo", image, content_type="image/png")
     assert response.status_code == 200
     assert response.json()["logoType"] == media_type
+    assert response.json()["logoUrl"].endswith("/status/acme/logo")
     stored = StatusPage.objects.get()
     assert bytes(stored.logo) == image and stored.logo_type == media_type
 
@@ -288,6 +289,7 @@ def test_a_logo_is_removed(monitors):
 
     response = client.delete(f"{PAGES}/{page['id']}/logo")
     assert response.status_code == 200 and response.json()["logoType"] == ""
+    assert response.json()["logoUrl"] is None
     assert StatusPage.objects.get().logo is None
     viewer = api_as(monitors.team.viewer)
     assert (

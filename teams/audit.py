@@ -37,6 +37,12 @@ class AuditAction(StrEnum):
     CHANNEL_CREATED = "channel.created"
     CHANNEL_CHANGED = "channel.changed"
     CHANNEL_DELETED = "channel.deleted"
+    STATUS_PAGE_CREATED = "status_page.created"
+    STATUS_PAGE_CHANGED = "status_page.changed"
+    STATUS_PAGE_DELETED = "status_page.deleted"
+    STATUS_INCIDENT_CREATED = "status_incident.created"
+    STATUS_INCIDENT_CHANGED = "status_incident.changed"
+    STATUS_INCIDENT_DELETED = "status_incident.deleted"
 
 
 def audit_record(

@@ -43,6 +43,7 @@ from monitor.net import AddressNotAllowed, check_address, resolve
 from monitor.probe import ErrorKind, Target, probe
 from notifications.models import Channel
 from sites.models import Site
+from statuspages.models import StatusIncident, StatusPage
 from teams.models import ApiToken, Invitation, Membership, Project, Role
 from teams.tokens import digest_of
 from tests.factories import alice, alice_project
@@ -87,6 +88,18 @@ FUZZED_OPERATIONS = [
     "POST /api/site/{site_id}/ack/",
     "GET /api/site/{site_id}/incidents/",
     "POST /api/site/{site_id}/incidents/{transition_id}/notes/",
+    "GET /api/status-pages/",
+    "POST /api/status-pages/",
+    "GET /api/status-pages/{page_id}/",
+    "PATCH /api/status-pages/{page_id}/",
+    "DELETE /api/status-pages/{page_id}/",
+    "PUT /api/status-pages/{page_id}/logo/",
+    "DELETE /api/status-pages/{page_id}/logo/",
+    "GET /api/status-pages/{page_id}/incidents/",
+    "POST /api/status-pages/{page_id}/incidents/",
+    "PATCH /api/status-pages/{page_id}/incidents/{incident_id}/",
+    "DELETE /api/status-pages/{page_id}/incidents/{incident_id}/",
+    "POST /api/status-pages/{page_id}/incidents/{incident_id}/updates/",
 ]
 # Operations left out, and why.
 UNFUZZED_OPERATIONS = {
@@ -116,6 +129,8 @@ FUZZ_IDS = {
     "token_id": 424246,
     "window_id": 424247,
     "channel_id": 424248,
+    "page_id": 424249,
+    "incident_id": 424250,
 }
 
 
@@ -316,6 +331,7 @@ def reset_fuzz_objects(key: str) -> None:
             "secrets": {"url": "https://fuzz-target.example/hook"},
         },
     )
+    reset_fuzz_status_page(project)
     Invitation.objects.update_or_create(
         pk=FUZZ_IDS["invitation_id"],
         defaults={
@@ -326,6 +342,17 @@ def reset_fuzz_objects(key: str) -> None:
             "expires_at": timezone.now() + timedelta(days=7),
             "accepted_at": None,
         },
+    )
+
+
+def reset_fuzz_status_page(project: Project) -> None:
+    """A page of the fuzz project showing the fuzz site, with an incident."""
+    page, _ = StatusPage.objects.update_or_create(
+        pk=FUZZ_IDS["page_id"],
+        defaults={"project": project, "slug": "fuzz-page", "title": "fuzz page"},
+    )
+    StatusIncident.objects.update_or_create(
+        pk=FUZZ_IDS["incident_id"], defaults={"page": page, "title": "fuzz incident"}
     )
 
 
@@ -437,6 +464,8 @@ def test_no_generated_request_is_answered_with_a_server_error(label, api_schema,
         site.full_clean()
     for window in MaintenanceWindow.objects.all():
         window.full_clean()
+    for page in StatusPage.objects.all():
+        page.full_clean()
 
 
 def test_the_probe_resolves_through_the_stand_in_and_connects_nowhere(probe_offline):

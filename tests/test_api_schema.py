@@ -58,6 +58,20 @@ INCIDENT_OPERATIONS = {
     ("/api/site/{site_id}/incidents/", "get"),
     ("/api/site/{site_id}/incidents/{transition_id}/notes/", "post"),
 }
+STATUS_PAGE_OPERATIONS = {
+    ("/api/status-pages/", "get"),
+    ("/api/status-pages/", "post"),
+    ("/api/status-pages/{page_id}/", "get"),
+    ("/api/status-pages/{page_id}/", "patch"),
+    ("/api/status-pages/{page_id}/", "delete"),
+    ("/api/status-pages/{page_id}/logo/", "put"),
+    ("/api/status-pages/{page_id}/logo/", "delete"),
+    ("/api/status-pages/{page_id}/incidents/", "get"),
+    ("/api/status-pages/{page_id}/incidents/", "post"),
+    ("/api/status-pages/{page_id}/incidents/{incident_id}/", "patch"),
+    ("/api/status-pages/{page_id}/incidents/{incident_id}/", "delete"),
+    ("/api/status-pages/{page_id}/incidents/{incident_id}/updates/", "post"),
+}
 
 
 def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
@@ -74,6 +88,7 @@ def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
         | CHANNEL_OPERATIONS
         | ACK_OPERATIONS
         | INCIDENT_OPERATIONS
+        | STATUS_PAGE_OPERATIONS
     )
 
 

@@ -300,6 +300,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name with another's ("kind", "status").
+    "ENUM_NAME_OVERRIDES": {
+        "StatusIncidentKindEnum": "statuspages.models.StatusIncident.Kind",
+        "StatusIncidentUpdateStatusEnum": "statuspages.models.StatusIncidentUpdate.Status",
+        "StatusEnum": "sites.models.Site.Status",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------

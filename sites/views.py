@@ -166,6 +166,8 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
         "list_url_query": list_url_query,
         # Where the row and bulk actions come back to: this page, as filtered.
         "back_url": back_url,
+        # "/sites/": the rows write their links from it (one reverse, not 250).
+        "sites_url": reverse("site_detail", args=[0]).removesuffix("0"),
         "editable_ids": set(editable_project_ids(user=request.user)),
     }
 

@@ -13,6 +13,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.forms.utils import flatatt
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from monitor import kinds
 from sites import kind_fields
@@ -79,6 +82,31 @@ def _retry_field() -> forms.IntegerField:
     )
 
 
+class PlainSelect(forms.Select):
+    """A select written in Python: Django renders each option through a
+    template, which for the depends-on list's 500 options was half the
+    dashboard's time. The same markup otherwise (optgroups included)."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        chosen = "" if value is None else str(value)
+        attributes = flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name}))
+        parts = [f"<select{attributes}>"]
+        for group, options in self.choices:
+            if isinstance(options, list | tuple):
+                parts.append(f'<optgroup label="{escape(group)}">')
+                parts.extend(_option(key, text, chosen) for key, text in options)
+                parts.append("</optgroup>")
+            else:
+                parts.append(_option(group, options, chosen))
+        parts.append("</select>")
+        return mark_safe("".join(parts))  # noqa: S308 (every value above is escaped)
+
+
+def _option(key, text, chosen: str) -> str:
+    selected = " selected" if str(key) == chosen else ""
+    return f'<option value="{escape(key)}"{selected}>{escape(text)}</option>'
+
+
 def _depends_on_field() -> forms.IntegerField:
     # An id rather than a ChoiceField: clean_depends_on() looks it up among
     # the user's monitors, so a project with more monitors than the select
@@ -87,7 +115,7 @@ def _depends_on_field() -> forms.IntegerField:
         label="Depends on",
         required=False,
         help_text="While it is down, this monitor's alerts are held back.",
-        widget=forms.Select,
+        widget=PlainSelect,
     )
 
 

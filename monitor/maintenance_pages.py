@@ -29,7 +29,7 @@ from monitor.models import MaintenanceWindow
 from sites.views import audit_of, dashboard_login_required
 from teams.access import Action, can, require
 from teams.models import Project
-from teams.selectors import project_get
+from teams.pages import project_or_404
 from uptime.timezones import zone_names, zone_of
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -111,13 +111,6 @@ class Row:
         return list(self.window.sites.all())
 
 
-def _project_or_404(request: HttpRequest, pk: int) -> Project:
-    try:
-        return project_get(user=request.user, project_id=pk)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
-
-
 def _window_or_404(
     request: HttpRequest, pk: int, window_id: int, action: Action
 ) -> MaintenanceWindow:
@@ -148,7 +141,7 @@ def _sections(project: Project, now: datetime) -> dict[str, list[Row]]:
 @dashboard_login_required
 def project_maintenance(request: HttpRequest, pk: int) -> HttpResponse:
     """Every member sees the windows; editors and above add them here."""
-    project = _project_or_404(request, pk)
+    project = project_or_404(request, pk)
     form = MaintenanceForm(request.POST or None, project=project)
     if request.method == "POST":
         require(user=request.user, project=project, action=Action.EDIT_MONITORS)

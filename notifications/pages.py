@@ -24,19 +24,8 @@ from notifications.services import (
 )
 from notifications.transports import KINDS
 from sites.views import audit_of, dashboard_login_required
-from teams.access import Action, can, require
-from teams.models import Project
-from teams.selectors import project_get
-
-
-def _project_or_404(request: HttpRequest, pk: int, *, action: Action = Action.READ) -> Project:
-    try:
-        project = project_get(user=request.user, project_id=pk)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
-    if action != Action.READ:
-        require(user=request.user, project=project, action=action)
-    return project
+from teams.access import Action, can
+from teams.pages import project_or_404
 
 
 def _channel_or_404(request: HttpRequest, pk: int, channel_id: int, action: Action) -> Channel:
@@ -53,7 +42,7 @@ def _channel_or_404(request: HttpRequest, pk: int, channel_id: int, action: Acti
 @dashboard_login_required
 def project_channels(request: HttpRequest, pk: int) -> HttpResponse:
     """Every member sees the channels and their health; editors and up add, test, edit."""
-    project = _project_or_404(request, pk)
+    project = project_or_404(request, pk)
     channels = list(channel_list(user=request.user, project_id=project.pk))
     labels = dict(Channel.Event.choices)
     for channel in channels:
@@ -71,7 +60,7 @@ def project_channels(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @dashboard_login_required
 def channel_add(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project_or_404(request, pk, action=Action.EDIT_MONITORS)
+    project = project_or_404(request, pk, action=Action.EDIT_MONITORS)
     kind = request.GET.get("kind") or request.POST.get("kind") or ""
     if kind not in available_kinds():
         messages.error(request, "Choose a kind of channel first.")

@@ -45,17 +45,7 @@ from statuspages.services import (
 )
 from teams.access import Action, can, require
 from teams.models import Project
-from teams.selectors import project_get
-
-
-def _project_or_404(request: HttpRequest, pk: int, *, action: Action = Action.READ) -> Project:
-    try:
-        project = project_get(user=request.user, project_id=pk)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
-    if action != Action.READ:
-        require(user=request.user, project=project, action=action)
-    return project
+from teams.pages import project_or_404
 
 
 def _page_or_404(request: HttpRequest, pk: int, page_id: int, action: Action) -> StatusPage:
@@ -94,7 +84,7 @@ def _shown(page: StatusPage) -> list[tuple[int, str]]:
 @require_GET
 @dashboard_login_required
 def project_status_pages(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project_or_404(request, pk)
+    project = project_or_404(request, pk)
     pages = status_page_list(user=request.user, project_id=project.pk).annotate(
         monitor_count=Count("monitors", distinct=True),
         open_count=Count("incidents", filter=Q(incidents__resolved_at__isnull=True), distinct=True),
@@ -113,7 +103,7 @@ def project_status_pages(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @dashboard_login_required
 def status_page_add(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project_or_404(request, pk, action=Action.EDIT_MONITORS)
+    project = project_or_404(request, pk, action=Action.EDIT_MONITORS)
     form = StatusPageForm(
         request.POST or None, request.FILES or None, sites=_project_sites(request, project)
     )

@@ -30,7 +30,8 @@ PASSWORD_CHANGE_PATH = "/accounts/password/change/"  # noqa: S105 (a URL, not a 
 TWO_FACTOR_PATH = "/accounts/2fa/"
 
 
-def _project_or_404(request: HttpRequest, pk: int, *, action: Action = Action.READ) -> Project:
+def project_or_404(request: HttpRequest, pk: int, *, action: Action = Action.READ) -> Project:
+    """The project of a page's URL: 404 unless the user is a member, 403 unless the role allows."""
     try:
         project = project_get(user=request.user, project_id=pk)
     except Project.DoesNotExist:
@@ -73,7 +74,7 @@ def projects(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @dashboard_login_required
 def project_settings(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project_or_404(request, pk, action=Action.MANAGE_PROJECT)
+    project = project_or_404(request, pk, action=Action.MANAGE_PROJECT)
     form = ProjectSettingsForm(request.POST) if request.method == "POST" else None
     if form is not None and form.is_valid():
         try:
@@ -97,7 +98,7 @@ def project_settings(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @dashboard_login_required
 def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project_or_404(request, pk, action=Action.OWN_PROJECT)
+    project = project_or_404(request, pk, action=Action.OWN_PROJECT)
     if request.method == "GET":
         context = {"project": project, "site_count": project.sites.count()}
         return render(request, "teams/project_confirm_delete.html", context)
@@ -114,7 +115,7 @@ def project_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @dashboard_login_required
 def project_leave(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project_or_404(request, pk)
+    project = project_or_404(request, pk)
     if request.method == "GET":
         return render(request, "teams/project_confirm_leave.html", {"project": project})
     try:
@@ -135,7 +136,7 @@ def project_leave(request: HttpRequest, pk: int) -> HttpResponse:
 @dashboard_login_required
 def project_members(request: HttpRequest, pk: int) -> HttpResponse:
     """Every member sees who belongs; admins also change roles, remove and invite."""
-    project = _project_or_404(request, pk)
+    project = project_or_404(request, pk)
     form = InviteForm(request.POST or None)
     if request.method == "POST":
         require(user=request.user, project=project, action=Action.MANAGE_PROJECT)
@@ -202,7 +203,7 @@ def _member_user_or_404(project: Project, user_id: int) -> AbstractBaseUser:
 @require_POST
 @dashboard_login_required
 def member_role(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
-    project = _project_or_404(request, pk, action=Action.MANAGE_PROJECT)
+    project = project_or_404(request, pk, action=Action.MANAGE_PROJECT)
     member = _member_user_or_404(project, user_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
@@ -228,7 +229,7 @@ def member_role(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
 @require_POST
 @dashboard_login_required
 def member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
-    project = _project_or_404(request, pk, action=Action.MANAGE_PROJECT)
+    project = project_or_404(request, pk, action=Action.MANAGE_PROJECT)
     member = _member_user_or_404(project, user_id)
     try:
         services.member_remove(project=project, actor=request.user, user=member, request=request)
@@ -244,7 +245,7 @@ def member_remove(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
 @require_POST
 @dashboard_login_required
 def invitation_revoke(request: HttpRequest, pk: int, invitation_id: int) -> HttpResponse:
-    project = _project_or_404(request, pk, action=Action.MANAGE_PROJECT)
+    project = project_or_404(request, pk, action=Action.MANAGE_PROJECT)
     invitation = project.invitations.filter(pk=invitation_id, accepted_at__isnull=True).first()
     if invitation is None:
         raise Http404("No such invitation.")

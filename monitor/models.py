@@ -7,6 +7,83 @@ from monitor.probe import ErrorKind
 from sites.models import Site
 
 
+class Location(models.Model):
+    """A place checks are made from: a probe process started with
+    UPTIME_LOCATION=<name> consumes this location's queue (monitor.locations).
+
+    The first location, "default", is the central workers themselves (they
+    have the database). Any other location is a probe without database
+    credentials: it probes what its queue asks and sends the results back,
+    signed with its token, for the central side to record.
+    """
+
+    id = models.SmallAutoField(primary_key=True)
+    name = models.SlugField(max_length=32, unique=True)
+    label = models.CharField(
+        max_length=100, blank=True, help_text="Shown on pages, e.g. Frankfurt."
+    )
+    # Off: no checks are sent there and its votes do not count.
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Bumped to revoke a location's token (monitor.locations.location_token).
+    token_version = models.PositiveSmallIntegerField(default=1, editable=False)
+    # Its probe process's last heartbeat; stale after UPTIME_LOCATION_STALE_AFTER.
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    hostname = models.CharField(max_length=255, blank=True, editable=False)
+    # Set while this location's own network looks down (most of what it
+    # checked failed at the network level): its votes do not count.
+    network_down_since = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
+DEFAULT_LOCATION_ID = 1
+
+
+class SiteLocation(models.Model):
+    """A site as one location sees it, when more than one location checks it.
+
+    Confirmation runs per location (failure_threshold failures in a row from
+    here); the site's own status is then decided from these by quorum
+    (monitor.quorum).
+    """
+
+    # Cascaded by the database, like Check.site.
+    site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, related_name="location_states")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=8, choices=Site.Status.choices, default=Site.Status.UNKNOWN
+    )
+    # The dispatcher's claim this location last reported for: a result with
+    # the same or an older claim is a duplicate (a redelivered message).
+    last_claim = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_response_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error_kind = models.CharField(max_length=32, blank=True)
+    last_error_message = models.CharField(max_length=300, blank=True)
+    failures_in_a_row = models.PositiveIntegerField(default=0)
+    successes_in_a_row = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["site_id", "location_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "location"], name="site_location_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} from {self.location_id}: {self.status}"
+
+
 class Check(models.Model):
     """One probe of one site: what happened and how long it took."""
 
@@ -22,6 +99,17 @@ class Check(models.Model):
     response_ms = models.PositiveIntegerField(null=True, blank=True)
     error_kind = models.CharField(max_length=32, choices=ErrorKind.choices, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
+    # Where the check was made from. No constraint: a location is never
+    # deleted while checks name it (it is disabled instead).
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        default=DEFAULT_LOCATION_ID,
+        db_default=DEFAULT_LOCATION_ID,
+    )
 
     class Meta:
         ordering = ["-checked_at", "-id"]
@@ -81,6 +169,11 @@ class Transition(models.Model):
     from_status = models.CharField(max_length=8, choices=Site.Status.choices)
     to_status = models.CharField(max_length=8, choices=Site.Status.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    # Checked from several locations: the names of those that saw it fail
+    # (comma-separated), and whether only a minority did (a regional problem:
+    # the site is degraded, and the alert is muted unless the owner asked).
+    locations = models.CharField(max_length=200, blank=True)
+    regional = models.BooleanField(default=False)
 
     notification_status = models.CharField(
         max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING

@@ -7,6 +7,7 @@ switches the same code to production mode.
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -428,6 +429,26 @@ UPTIME_DISPATCH_BATCH = env_int("UPTIME_DISPATCH_BATCH", 500, minimum=1)
 # and the site is claimed again.
 UPTIME_CLAIM_GRACE = env_int("UPTIME_CLAIM_GRACE", 60, minimum=5)
 UPTIME_PROBE_CONCURRENCY = env_int("UPTIME_PROBE_CONCURRENCY", 500, minimum=1)
+
+# --- Locations (monitor.locations) ------------------------------------------
+# The location this process checks from. "default" is the central side (it
+# has the database); any other name makes a worker a probe of that location:
+# it consumes the queue probe.<name> and sends its results back signed with
+# UPTIME_LOCATION_TOKEN (`manage.py location add <name>` prints it).
+UPTIME_LOCATION = env_str("UPTIME_LOCATION", "default") or "default"
+if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", UPTIME_LOCATION):
+    raise ImproperlyConfigured(
+        f"UPTIME_LOCATION={UPTIME_LOCATION!r}: use 1-32 lowercase letters, digits and dashes."
+    )
+UPTIME_LOCATION_TOKEN = env_str("UPTIME_LOCATION_TOKEN")
+# A probe reports every this many seconds; a location silent for
+# UPTIME_LOCATION_STALE_AFTER seconds is stale: no checks are sent there and
+# its votes stop counting.
+UPTIME_LOCATION_HEARTBEAT_EVERY = env_int("UPTIME_LOCATION_HEARTBEAT_EVERY", 10, minimum=1)
+UPTIME_LOCATION_STALE_AFTER = env_int("UPTIME_LOCATION_STALE_AFTER", 60, minimum=2)
+# The local address this process's checks are sent from (libcurl's
+# CURLOPT_INTERFACE, e.g. 127.0.0.2 in the tests); empty: the system's choice.
+UPTIME_SOURCE_ADDRESS = env_str("UPTIME_SOURCE_ADDRESS")
 # A new monitor's failureThreshold unless it says otherwise: down after this
 # many failed checks in a row (the first failure is re-checked after the
 # monitor's retry interval), so one dropped packet pages nobody.

@@ -17,12 +17,15 @@ not count.
 import hashlib
 import hmac
 import json
+import socket
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from monitor.models import Location
+from monitor.models import DEFAULT_LOCATION_ID, Location
+from sites.models import Site
 
 DEFAULT = "default"
 QUEUE_PREFIX = "probe."
@@ -67,6 +70,13 @@ def is_live(location: Location, now: datetime | None = None) -> bool:
     )
 
 
+def counts(location: Location, now: datetime | None = None) -> bool:
+    """Checks are sent there and its results count: it is enabled, and it is
+    the central side (there whenever anything runs) or it was heard from
+    recently."""
+    return location.enabled and (location.id == DEFAULT_LOCATION_ID or is_live(location, now))
+
+
 def live_locations(now: datetime | None = None) -> list[Location]:
     """Enabled locations heard from recently, in id order."""
     return list(
@@ -78,3 +88,35 @@ def record_heartbeat(location: Location, *, hostname: str = "", at: datetime | N
     at = at or timezone.now()
     Location.objects.filter(id=location.id).update(last_seen_at=at, hostname=hostname[:255])
 
+
+def route(site_ids: list[int]) -> list[tuple[Location | None, list[int]]]:
+    """Where each site is checked from: [(location, site ids)], None for the
+    central side. Every location that counts, or the site's own choice among
+    them; a site none of whose locations counts is not checked this time."""
+    if not site_ids:
+        return []
+    live = {location.id: location for location in Location.objects.all() if counts(location)}
+    if list(live) == [DEFAULT_LOCATION_ID]:
+        return [(None, list(site_ids))]
+    chosen: dict[int, set[int]] = defaultdict(set)
+    through = Site.locations.through.objects.filter(site_id__in=site_ids)
+    for site_id, location_id in through.values_list("site_id", "location_id"):
+        chosen[site_id].add(location_id)
+    routes: dict[int, list[int]] = defaultdict(list)
+    for site_id in site_ids:
+        for location_id in sorted((chosen.get(site_id) or live.keys()) & live.keys()):
+            routes[location_id].append(site_id)
+    return [
+        (None if location_id == DEFAULT_LOCATION_ID else live[location_id], ids)
+        for location_id, ids in sorted(routes.items())
+    ]
+
+
+def heartbeat_payload() -> tuple[dict, str]:
+    """What a location's probe process sends every UPTIME_LOCATION_HEARTBEAT_EVERY seconds."""
+    payload = {
+        "location": settings.UPTIME_LOCATION,
+        "hostname": socket.gethostname(),
+        "sent_at": timezone.now().isoformat(),
+    }
+    return payload, sign(payload, settings.UPTIME_LOCATION_TOKEN)

@@ -5,12 +5,16 @@ row from there make it see the site down; monitor.recording). Then the
 locations vote. A location's view counts when:
 
 - it is one of the site's locations (none chosen: every enabled one),
-- it is live (its heartbeats arrive: monitor.locations.is_live),
+- it counts (enabled, and the central side or its heartbeats arrive:
+  monitor.locations.counts),
 - its own network is not down (Location.network_down_since), and
 - it has checked the site recently (within two intervals plus the timeout).
 
 The site is down when at least `needed` voting locations see it down: the
-site's quorum, capped at the number voting, or else a majority of them.
+site's quorum, or else a majority, of the locations expected to vote (those
+that count and whose network is up, whether or not their latest check has
+arrived yet: so the first location to report after a change cannot decide
+for all, and a stale location stops being expected, so the quorum adapts).
 Fewer than that, but at least one, is a regional problem: the site is
 degraded and the transition is marked regional (muted unless the owner asked
 to be told; monitor.policy). No voting location at all leaves the status as
@@ -20,7 +24,7 @@ it is.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.locations import is_live
+from monitor.locations import counts
 from monitor.models import Location, SiteLocation
 from sites.models import Site
 
@@ -58,11 +62,11 @@ def fresh_after(site: Site, now: datetime) -> datetime:
     return now - timedelta(seconds=2 * site.interval + site.timeout)
 
 
-def needed_votes(quorum: int | None, voting: int) -> int:
-    """Down votes that make a site down: its quorum (at most everyone voting), or a majority."""
+def needed_votes(quorum: int | None, expected: int) -> int:
+    """Down votes that make a site down: its quorum (at most everyone expected), or a majority."""
     if quorum:
-        return max(1, min(quorum, voting))
-    return voting // 2 + 1
+        return max(1, min(quorum, expected))
+    return expected // 2 + 1
 
 
 def tally(
@@ -80,11 +84,16 @@ def tally(
     """
     votes = Tally()
     oldest = fresh_after(site, now)
+    expected = {
+        location.id
+        for location in locations.values()
+        if (not chosen or location.id in chosen)
+        and counts(location, now)
+        and location.network_down_since is None
+    }
     for state in states:
         location = locations.get(state.location_id)
-        if location is None or (chosen and location.id not in chosen):
-            continue
-        if not is_live(location, now) or location.network_down_since is not None:
+        if location is None or location.id not in expected:
             continue
         if state.last_checked_at is None or state.last_checked_at < oldest:
             continue
@@ -95,5 +104,5 @@ def tally(
             votes.down.append(location.name)
         elif state.status == Status.DEGRADED:
             votes.degraded.append(location.name)
-    votes.needed = needed_votes(site.quorum, len(votes.voting))
+    votes.needed = needed_votes(site.quorum, len(expected))
     return votes

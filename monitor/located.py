@@ -11,28 +11,33 @@ A location reports a claim (one due time) once: a result naming the claim
 it already reported, or an older one, is a redelivered message and is
 dropped (SiteLocation.last_claim).
 
-A location whose own network looks down does not vote: when, in one batch
-of its results, at least UPTIME_OUTAGE_MIN_SITES sites were checked and
-UPTIME_OUTAGE_PERCENT % of them failed at the network level, the location
-is marked (Location.network_down_since) until a batch as large says
-otherwise.
+A location whose own network looks down does not vote: when its latest
+checks of at least UPTIME_OUTAGE_MIN_SITES sites in the last minute (plus
+UPTIME_OUTAGE_SETTLE) failed at the network level for UPTIME_OUTAGE_PERCENT %
+of them, the location is marked (Location.network_down_since) until they no
+longer do.
 """
 
 import dataclasses
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from monitor.connectivity import NETWORK_ERROR_KINDS
-from monitor.locations import counts
+from monitor.locations import counts, every_location
 from monitor.models import Location, SiteLocation
 from monitor.probe import ProbeResult
 from monitor.quorum import Tally, tally
 from sites.models import Site
 
 Status = Site.Status
+# A location's own network is judged by its latest view of each site checked
+# in this window (and the settle period): most of them failing at the
+# network level means the location, not the sites.
+NETWORK_WINDOW = timedelta(seconds=60)
 VIEW_FIELDS = [
     "status",
     "last_claim",
@@ -58,7 +63,7 @@ class Plan:
 
 def plan(site_ids: set[int]) -> Plan:
     """Two queries at most: the locations, and the sites' choices of them."""
-    locations = {location.id: location for location in Location.objects.all()}
+    locations = every_location()
     live = {i for i, location in locations.items() if counts(location)}
     if len(live) < 2:
         return Plan(locations, {}, set())
@@ -197,22 +202,37 @@ def _told_from(latest: ProbeResult, votes: Tally, views: list, plan: Plan) -> Pr
 
 
 def _note_networks(results: list[ProbeResult], locations: dict[int, Location]) -> None:
-    """Mark or clear each reporting location's own network as down (see above)."""
-    sites: dict[int, set[int]] = defaultdict(set)
-    failed: dict[int, set[int]] = defaultdict(set)
-    for result in results:
-        sites[result.location_id].add(result.site_id)
-        if not result.up and result.error_kind in NETWORK_ERROR_KINDS:
-            failed[result.location_id].add(result.site_id)
+    """Mark or clear each reporting location's own network as down (see above).
+
+    Looked at only when this batch has network-level failures from the
+    location, or the location is marked already: a healthy location costs
+    nothing here.
+    """
+    failing = {r.location_id for r in results if not r.up and r.error_kind in NETWORK_ERROR_KINDS}
+    marked = {r.location_id for r in results if _marked(locations.get(r.location_id))}
     now = timezone.now()
-    for location_id, checked in sites.items():
+    since = now - NETWORK_WINDOW - timedelta(seconds=settings.UPTIME_OUTAGE_SETTLE)
+    for location_id in sorted(failing | marked):
         location = locations.get(location_id)
-        if location is None or len(checked) < settings.UPTIME_OUTAGE_MIN_SITES:
+        if location is None:
             continue
-        down = len(failed[location_id]) * 100 >= settings.UPTIME_OUTAGE_PERCENT * len(checked)
-        if down == (location.network_down_since is not None):
+        counted = SiteLocation.objects.filter(
+            location_id=location_id, last_checked_at__gte=since
+        ).aggregate(
+            checked=Count("id"),
+            failed=Count("id", filter=Q(last_error_kind__in=NETWORK_ERROR_KINDS)),
+        )
+        checked, failed = counted["checked"], counted["failed"]
+        if checked < settings.UPTIME_OUTAGE_MIN_SITES and not _marked(location):
+            continue
+        down = checked > 0 and failed * 100 >= settings.UPTIME_OUTAGE_PERCENT * checked
+        if down == _marked(location):
             continue
         location.network_down_since = now if down else None
         Location.objects.filter(id=location_id).update(
             network_down_since=location.network_down_since
         )
+
+
+def _marked(location: Location | None) -> bool:
+    return location is not None and location.network_down_since is not None

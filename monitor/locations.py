@@ -77,6 +77,14 @@ def counts(location: Location, now: datetime | None = None) -> bool:
     return location.enabled and (location.id == DEFAULT_LOCATION_ID or is_live(location, now))
 
 
+def every_location() -> dict[int, Location]:
+    """Every location by id. The central side is there even without its row
+    (a database emptied by hand, or by a test's flush): enabled, as created."""
+    found = {location.id: location for location in Location.objects.all()}
+    found.setdefault(DEFAULT_LOCATION_ID, Location(id=DEFAULT_LOCATION_ID, name=DEFAULT))
+    return found
+
+
 def live_locations(now: datetime | None = None) -> list[Location]:
     """Enabled locations heard from recently, in id order."""
     return list(
@@ -95,7 +103,7 @@ def route(site_ids: list[int]) -> list[tuple[Location | None, list[int]]]:
     them; a site none of whose locations counts is not checked this time."""
     if not site_ids:
         return []
-    live = {location.id: location for location in Location.objects.all() if counts(location)}
+    live = {i: location for i, location in every_location().items() if counts(location)}
     if list(live) == [DEFAULT_LOCATION_ID]:
         return [(None, list(site_ids))]
     chosen: dict[int, set[int]] = defaultdict(set)

@@ -76,6 +76,10 @@ def message_for(notification: Notification, *, cache: Cache | None = None) -> me
         fields["happened_at"] = notification.created_at
         if check is not None:
             fields["reason"] = check.reason or ""
+    if transition.locations and fields.get("reason") is not None:
+        # Checked from several places: say which saw it fail.
+        where = transition.locations.replace(",", ", ")
+        fields["reason"] = f"{fields['reason']} (seen from {where})"
     if event in (messages.DOWN, messages.REMINDER, messages.ESCALATION):
         fields["ack_link"] = _ack_link(transition)
     if event == messages.UP or (

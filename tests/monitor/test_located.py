@@ -28,7 +28,7 @@ ADDRESSES = {"eu": "127.0.0.2", "us": "127.0.0.3", "ap": "127.0.0.4"}
 @pytest.fixture
 def places(db):
     """Three live remote locations; the central side does not check."""
-    Location.objects.filter(id=1).update(enabled=False)
+    Location.objects.update_or_create(id=1, defaults={"name": "default", "enabled": False})
     now = timezone.now()
     return {name: Location.objects.create(name=name, last_seen_at=now) for name in ADDRESSES}
 

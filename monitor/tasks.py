@@ -15,9 +15,7 @@ from monitor.models import Location
 from monitor.probe import ProbeResult, Target
 from monitor.recording import record_results
 from sites.models import Site
-
-# The central side's queue (Celery's default): results and heartbeats go there.
-CENTRAL_QUEUE = "celery"
+from uptime.broker import LOCATIONS_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +115,7 @@ def probe_checks(location: str, claim: str | None, targets: list[list]) -> int:
         payload = {"location": location, "claim": claim, "results": pack(results)}
         record_probes.apply_async(
             (payload, locations.sign(payload, settings.UPTIME_LOCATION_TOKEN)),
-            queue=CENTRAL_QUEUE,
+            queue=LOCATIONS_QUEUE,
         )
 
     return len(probe_all(batch, on_results=send_back))

@@ -24,6 +24,9 @@ from kombu import transport
 from kombu.transport import filesystem
 from kombu.utils.json import dumps, loads
 
+# Where locations send their results and heartbeats (uptime.reliability).
+LOCATIONS_QUEUE = "locations"
+
 log = logging.getLogger(__name__)
 
 _sequence = itertools.count()

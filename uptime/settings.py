@@ -14,9 +14,10 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Queue
 
 from accounts.limits import account_rate_limits
-from uptime.broker import use_for_filesystem_urls
+from uptime.broker import LOCATIONS_QUEUE, use_for_filesystem_urls
 from uptime.env import env_bool, env_email, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -449,6 +450,16 @@ UPTIME_LOCATION_STALE_AFTER = env_int("UPTIME_LOCATION_STALE_AFTER", 60, minimum
 # The local address this process's checks are sent from (libcurl's
 # CURLOPT_INTERFACE, e.g. 127.0.0.2 in the tests); empty: the system's choice.
 UPTIME_SOURCE_ADDRESS = env_str("UPTIME_SOURCE_ADDRESS")
+# What a worker consumes when started without --queues: the central side
+# its own work and what locations send it (results and heartbeats only:
+# uptime.reliability refuses any other task from that queue); a location
+# only its own probe.<name>.
+# (Locations need Redis: with the file-system broker of `make run` there are
+# none, and the central side does not poll a queue nobody writes to.)
+if UPTIME_LOCATION != "default":
+    CELERY_TASK_QUEUES = (Queue(f"probe.{UPTIME_LOCATION}"),)
+elif not CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_TASK_QUEUES = (Queue("celery"), Queue(LOCATIONS_QUEUE))
 # A new monitor's failureThreshold unless it says otherwise: down after this
 # many failed checks in a row (the first failure is re-checked after the
 # monitor's retry interval), so one dropped packet pages nobody.

@@ -68,8 +68,7 @@ def start_location(processes, location: Location, *, source: str) -> None:
         4,
         "--pool",
         "threads",
-        "--queues",
-        locations.queue_name(location.name),
+        # No --queues: with UPTIME_LOCATION set, a worker consumes probe.<name> only.
         env={
             "UPTIME_LOCATION": location.name,
             "UPTIME_LOCATION_TOKEN": token,

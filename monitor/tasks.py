@@ -15,7 +15,7 @@ from monitor.models import Location
 from monitor.probe import ProbeResult, Target
 from monitor.recording import record_results
 from sites.models import Site
-from uptime.broker import LOCATIONS_QUEUE
+from uptime.broker import TO_CENTRAL
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def probe_checks(location: str, claim: str | None, targets: list[list]) -> int:
         payload = {"location": location, "claim": claim, "results": pack(results)}
         record_probes.apply_async(
             (payload, locations.sign(payload, settings.UPTIME_LOCATION_TOKEN)),
-            queue=LOCATIONS_QUEUE,
+            queue=TO_CENTRAL,
         )
 
     return len(probe_all(batch, on_results=send_back))

@@ -71,12 +71,12 @@ def _send_heartbeats() -> None:
 
     from monitor import locations
     from monitor.tasks import location_heartbeat
-    from uptime.broker import LOCATIONS_QUEUE
+    from uptime.broker import TO_CENTRAL
 
     every = settings.UPTIME_LOCATION_HEARTBEAT_EVERY
     while not _stop_heartbeats.is_set():
         try:
-            location_heartbeat.apply_async(locations.heartbeat_payload(), queue=LOCATIONS_QUEUE)
+            location_heartbeat.apply_async(locations.heartbeat_payload(), queue=TO_CENTRAL)
         except Exception:  # noqa: BLE001 - the broker is away: try again next time
             logging.getLogger(__name__).warning("could not send this location's heartbeat")
         _stop_heartbeats.wait(every)

@@ -457,7 +457,23 @@ UPTIME_SOURCE_ADDRESS = env_str("UPTIME_SOURCE_ADDRESS")
 # (Locations need Redis: with the file-system broker of `make run` there are
 # none, and the central side does not poll a queue nobody writes to.)
 if UPTIME_LOCATION != "default":
-    CELERY_TASK_QUEUES = (Queue(f"probe.{UPTIME_LOCATION}"),)
+    # A location touches as little of the broker as it can, so its Redis
+    # user may be allowed its own queue and pushing to the locations' queue
+    # and nothing else (README, "Locations"): it declares nothing (the
+    # central side declares its queue when it first sends to it), takes its
+    # messages without Redis's shared bookkeeping of unacknowledged ones (a
+    # batch lost with a crashed probe is a missed round, recorded as such),
+    # and takes no commands through the broker.
+    CELERY_TASK_QUEUES = (Queue(f"probe.{UPTIME_LOCATION}", no_declare=True),)
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+    if not CELERY_BROKER_URL.startswith("filesystem"):
+        CELERY_BROKER_TRANSPORT_OPTIONS = {
+            **CELERY_BROKER_TRANSPORT_OPTIONS,
+            "ack_emulation": False,
+            # One list per queue (no priority lists beside it): the key is
+            # exactly the queue's name.
+            "priority_steps": [0],
+        }
 elif not CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_TASK_QUEUES = (Queue("celery"), Queue(LOCATIONS_QUEUE))
 # A new monitor's failureThreshold unless it says otherwise: down after this

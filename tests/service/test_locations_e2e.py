@@ -2,13 +2,18 @@
 
 Each location is a Celery worker consuming only its own queue, started with
 UPTIME_LOCATION, its token and a loopback source address of its own
-(127.0.0.2, .3, .4), and a database URL that points nowhere: a location needs
-the broker, never the database. The central worker records and decides; the
+(127.0.0.2, .3, .4), a Redis user allowed only its own queue and pushing to
+the locations' queue, and a database URL that points nowhere: a location
+needs the broker, never the database. The central worker records and decides; the
 target answers by the client's address, so a site can fail for some
 locations only.
 """
 
+import secrets
+from urllib.parse import urlsplit
+
 import pytest
+import redis
 from django.test import override_settings
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
@@ -18,7 +23,8 @@ from monitor.models import Location, SiteLocation, Transition
 from sites.models import Site
 from sites.services import site_create
 from tests.factories import alice_project
-from tests.service.conftest import slack_texts, wait_for
+from tests.service.conftest import REDIS_URL, slack_texts, wait_for
+from uptime.broker import LOCATIONS_QUEUE
 
 ADDRESSES = {"eu": "127.0.0.2", "us": "127.0.0.3", "ap": "127.0.0.4"}
 QUICK = {"UPTIME_LOCATION_HEARTBEAT_EVERY": "1", "UPTIME_LOCATION_STALE_AFTER": "6"}
@@ -59,7 +65,30 @@ def places(processes, settings):
     return {name: Location.objects.create(name=name) for name in ADDRESSES}
 
 
-def start_location(processes, location: Location, *, source: str) -> None:
+@pytest.fixture
+def broker_users():
+    """Redis users as the README tells operators to make them for a location:
+    its own queue, pushing to the locations' queue, and nothing else."""
+    client = redis.Redis.from_url(REDIS_URL)
+    made = []
+
+    def make(name: str) -> str:
+        user, password = f"uptime-test-location-{name}", secrets.token_hex(16)
+        client.execute_command(
+            "ACL", "SETUSER", user, "reset", "on", f">{password}",
+            f"~{locations.queue_name(name)}", f"%W~{LOCATIONS_QUEUE}",
+            "-@all", "+brpop", "+lpush", "+ping", "+select", "+hello",
+        )  # fmt: skip
+        made.append(user)
+        url = urlsplit(REDIS_URL)
+        return f"redis://{user}:{password}@{url.hostname}:{url.port}{url.path}"
+
+    yield make
+    for user in made:
+        client.execute_command("ACL", "DELUSER", user)
+
+
+def start_location(processes, location: Location, *, source: str, broker: str) -> None:
     # The token the central processes (with the suite's SECRET_KEY) will accept.
     with override_settings(SECRET_KEY=processes.env["SECRET_KEY"]):
         token = locations.location_token(location)
@@ -68,11 +97,13 @@ def start_location(processes, location: Location, *, source: str) -> None:
         4,
         "--pool",
         "threads",
+        "--without-heartbeat",
         # No --queues: with UPTIME_LOCATION set, a worker consumes probe.<name> only.
         env={
             "UPTIME_LOCATION": location.name,
             "UPTIME_LOCATION_TOKEN": token,
             "UPTIME_SOURCE_ADDRESS": source,
+            "CELERY_BROKER_URL": broker,
             # Nothing listens there: a probe that touched the database would fail.
             "DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing",
         },
@@ -94,7 +125,7 @@ def seen(site: Site) -> dict[str, str]:
     return dict(rows)
 
 
-def test_three_locations_decide_by_quorum(processes, places, by_address, slack):
+def test_three_locations_decide_by_quorum(processes, places, by_address, slack, broker_users):
     site = site_create(
         project=alice_project(),
         url=by_address.server.url_for("/"),
@@ -105,7 +136,12 @@ def test_three_locations_decide_by_quorum(processes, places, by_address, slack):
     processes.worker()
     processes.beat()
     for location in places.values():
-        start_location(processes, location, source=ADDRESSES[location.name])
+        start_location(
+            processes,
+            location,
+            source=ADDRESSES[location.name],
+            broker=broker_users(location.name),
+        )
     wait_for(lambda: live("eu", "us", "ap"), timeout=30, what="three locations reporting")
     wait_for(
         lambda: seen(site) == {"eu": "up", "us": "up", "ap": "up"},
@@ -150,7 +186,9 @@ def test_three_locations_decide_by_quorum(processes, places, by_address, slack):
     assert latest.locations == "eu" and not latest.regional
 
 
-def test_a_location_that_cannot_reach_anything_does_not_vote(processes, places, by_address, slack):
+def test_a_location_that_cannot_reach_anything_does_not_vote(
+    processes, places, by_address, slack, broker_users
+):
     processes.env.update({"UPTIME_OUTAGE_MIN_SITES": "3"})
     project = alice_project()
     sites = [
@@ -165,11 +203,11 @@ def test_a_location_that_cannot_reach_anything_does_not_vote(processes, places, 
     ]
     processes.worker()
     processes.beat()
-    start_location(processes, places["eu"], source=ADDRESSES["eu"])
-    start_location(processes, places["us"], source=ADDRESSES["us"])
+    for name in ("eu", "us"):
+        start_location(processes, places[name], source=ADDRESSES[name], broker=broker_users(name))
     # 192.0.2.1 (TEST-NET-1) is not this machine's: binding to it fails, so
     # every check from ap fails at the network level without sending anything.
-    start_location(processes, places["ap"], source="192.0.2.1")
+    start_location(processes, places["ap"], source="192.0.2.1", broker=broker_users("ap"))
     wait_for(lambda: live("eu", "us", "ap"), timeout=30, what="three locations reporting")
     wait_for(
         lambda: Location.objects.get(name="ap").network_down_since is not None,

@@ -135,6 +135,10 @@ def record(results: list[ProbeResult], states: dict, plan: Plan, *, claim: datet
             site.last_result = result
             if result.cert_expires_at is not None:
                 site.cert_expires_at = result.cert_expires_at
+        elif site.last_result is None:
+            # Older than the site's latest check (another location's came
+            # first), yet it may change the vote: the site is decided again.
+            site.last_result = result
     SiteLocation.objects.bulk_create(created)
     SiteLocation.objects.bulk_update(changed.values(), VIEW_FIELDS)
     _note_networks(kept, plan.locations)

@@ -7,9 +7,11 @@ by the client's address. The service suite runs the same with three real
 worker processes (tests/service/test_locations_e2e.py).
 """
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 from werkzeug import Response
@@ -17,6 +19,8 @@ from werkzeug import Response
 from monitor import locations
 from monitor.models import Check, Location, SiteLocation, Transition
 from monitor.policy import MUTE, decide
+from monitor.probe import ProbeResult
+from monitor.recording import record_results
 from monitor.tasks import pack, record_probes, send_probes
 from sites.models import Site
 from sites.services import site_create
@@ -199,3 +203,47 @@ def test_one_location_only_keeps_the_single_location_rules(places, httpserver, f
     assert site.status == Site.Status.DOWN
     assert not SiteLocation.objects.filter(site=site).exists()
     assert Check.objects.get(site=site).location.name == "eu"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locations_reporting_at_once_decide_each_change_once():
+    """Three locations (separate connections) report the same change together,
+    round after round: one down per outage, one up per recovery, never twice."""
+    Location.objects.update_or_create(id=1, defaults={"name": "default", "enabled": False})
+    now = timezone.now()
+    ids = [Location.objects.create(name=name, last_seen_at=now).id for name in ADDRESSES]
+    site = site_create(project=alice_project(), url="http://127.0.0.1:9/race", failure_threshold=1)
+    rounds, errors = 6, []
+    for round_no in range(rounds):
+        up = round_no % 2 == 1  # down, up, down, ...
+        barrier = threading.Barrier(len(ids))
+        claim = timezone.now()
+
+        def report(location_id, up=up, barrier=barrier, claim=claim):
+            result = ProbeResult(
+                up=up,
+                checked_at=timezone.now(),
+                status_code=200 if up else 503,
+                error_kind="" if up else "http_status",
+                site_id=site.id,
+                location_id=location_id,
+            )
+            try:
+                barrier.wait()
+                record_results([result], claim=claim)
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=report, args=(i,)) for i in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert Check.objects.filter(site=site).count() == len(ids) * rounds
+    changes = list(Transition.objects.filter(site=site).order_by("id"))
+    assert [t.to_status for t in changes].count("down") == rounds // 2 + rounds % 2
+    assert [t.to_status for t in changes].count("up") == rounds // 2
+    assert all(a.to_status != b.to_status for a, b in zip(changes, changes[1:], strict=False))

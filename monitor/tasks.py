@@ -59,37 +59,52 @@ def queue_checks(
     for each of their locations, on that location's queue (monitor.locations)."""
     size = settings.UPTIME_DISPATCH_BATCH
     token = claim.isoformat() if claim else None
-    for location, ids in locations.route(site_ids):
+    routes = locations.route(site_ids)
+    remote = [ids for location, ids in routes if location is not None]
+    targets = probe_targets({i for ids in remote for i in ids}) if remote else {}
+    for location, ids in routes:
         for start in range(0, len(ids), size):
             batch = ids[start : start + size]
             if location is None:  # the central side: probe and record here
                 run_checks.apply_async((batch, token), producer=producer)
             else:
-                send_probes(location, batch, claim=claim, producer=producer)
+                send_probes(location, batch, targets, claim=claim, producer=producer)
     return len(site_ids)
 
 
-def send_probes(
-    location: Location, site_ids: list[int], *, claim: datetime | None, producer=None
-) -> None:
-    """Ask a remote location to probe these sites: the message carries
-    everything the probe needs, since it has no database. It expires when
-    its claim does, so a location back after a while does not work through
-    a backlog nobody would record."""
+def probe_targets(site_ids: set[int]) -> dict[int, list]:
+    """What a location needs to probe each site, by id: it has no database."""
     rows = (
         Site.objects.filter(id__in=site_ids, enabled=True)
         .exclude(kind="heartbeat")
         .values_list("id", "url", "timeout", "kind", "options", "secrets")
     )
-    targets = [
-        [site_id, url, timeout, kind, {**options, **secrets} if secrets else options]
+    return {
+        site_id: [site_id, url, timeout, kind, {**options, **secrets} if secrets else options]
         for site_id, url, timeout, kind, options, secrets in rows
-    ]
-    if not targets:
+    }
+
+
+def send_probes(
+    location: Location,
+    site_ids: list[int],
+    targets: dict[int, list] | None = None,
+    *,
+    claim: datetime | None,
+    producer=None,
+) -> None:
+    """Ask a remote location to probe these sites: the message carries
+    everything the probe needs. It expires when its claim does, so a
+    location back after a while does not work through a backlog nobody
+    would record."""
+    if targets is None:
+        targets = probe_targets(set(site_ids))
+    batch = [targets[i] for i in site_ids if i in targets]
+    if not batch:
         return
-    longest = max(t[2] for t in targets)
+    longest = max(target[2] for target in batch)
     probe_checks.apply_async(
-        (location.name, claim.isoformat() if claim else None, targets),
+        (location.name, claim.isoformat() if claim else None, batch),
         queue=locations.queue_name(location.name),
         expires=longest + settings.UPTIME_CLAIM_GRACE,
         producer=producer,

@@ -56,10 +56,12 @@ ORDER BY n, s.id
 """
 _TRANSITIONS_SQL = """
 INSERT INTO monitor_transition
-    (site_id, check_result_id, from_status, to_status, created_at,
-     notification_status, notified_at, notify_attempts)
-SELECT site_id, id, 'up', 'down', checked_at, 'sent', checked_at, 1
-FROM monitor_check WHERE NOT up ORDER BY id
+    (site_id, checked_at, status_code, response_ms, error_kind, error_message,
+     from_status, to_status, created_at, notification_status, notified_at, notify_attempts,
+     locations, regional)
+SELECT site_id, checked_at, status_code, response_ms, error_kind, error_message,
+       'up', 'down', checked_at, 'sent', checked_at, 1, '', false
+FROM monitor_check WHERE NOT up ORDER BY checked_at, site_id
 """
 _ATTEMPTS_SQL = """
 INSERT INTO notifications_notificationattempt

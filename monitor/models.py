@@ -103,18 +103,17 @@ class SiteIdField(models.ForeignKey):
 class Check(models.Model):
     """One probe of one site from one location: what happened and how long it took.
 
-    The heaviest table by far, so each byte counts (README, "Performance"):
-    no id, the key is what identifies a check, and the columns go widest
-    first so PostgreSQL pads none of them. A row's data is 23 bytes (the
-    two empty strings take 1 byte each), its header 24 with the null bitmap
-    (eight columns fit its one byte), and the key's index entry 16 bytes.
+    The largest table by far, so each byte counts (README, "History"): no
+    id, as the key identifies a check, and the columns widest first so
+    PostgreSQL pads none. A row is a 24-byte header (its null bitmap fits
+    while there are at most eight columns) and 23 bytes of data (an empty
+    string takes 1), 52 bytes with its line pointer; a key entry is 28.
     """
 
-    # A site's checks by time, which is also what the detail pages and the
-    # site admin read; int4 + int2 + timestamptz pack into 16 bytes. Rows of
-    # one site and location arrive in rising checked_at order, so each leaf
-    # page of the key's index fills before it splits (nbtree's split after
-    # the new item, PostgreSQL 12+).
+    # A site's checks by time (Check.latest_of, charts, the site pages);
+    # int4 + int2 + timestamptz pack into a 16-byte key. A site's checks
+    # from one location arrive in time order, so once a leaf page holds one
+    # site's tail, nbtree splits it after the newest entry and leaves it full.
     pk = models.CompositePrimaryKey("site_id", "location_id", "checked_at")
     checked_at = models.DateTimeField(default=timezone.now)
     # DO_NOTHING here, ON DELETE CASCADE in the database (see sites.services.site_delete):

@@ -109,10 +109,13 @@ def load(n_sites: int, n_checks: int) -> list[int]:
 
     from monitor.history import add_to_rollups
     from sites.models import Site
+    from teams.models import Project
 
     call_command("migrate", verbosity=0, interactive=False)
+    project = Project.objects.create(name="delete a site")
     Site.objects.bulk_create(
-        Site(url=f"https://site-{n:03d}.example.invalid/", name=f"Site {n}") for n in range(n_sites)
+        Site(project=project, url=f"https://site-{n:03d}.example.invalid/", name=f"Site {n}")
+        for n in range(n_sites)
     )
     site_ids = list(Site.objects.order_by("id").values_list("id", flat=True))
     start = datetime.now(UTC) - timedelta(seconds=10 * n_checks)

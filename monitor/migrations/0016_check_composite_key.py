@@ -79,10 +79,10 @@ def rebuild_check_table(apps, schema_editor) -> None:
         schema_editor.execute(POSTGRES_TABLE)
         # The latest id of each key, then in time order for the BRIN index.
         schema_editor.execute(
-            f"INSERT INTO monitor_check_new ({columns}) SELECT {columns} FROM ("
+            f"INSERT INTO monitor_check_new ({columns}) SELECT {columns} FROM ("  # noqa: S608
             f"SELECT DISTINCT ON (site_id, location_id, checked_at) {columns} "
             "FROM monitor_check ORDER BY site_id, location_id, checked_at, id DESC"
-            ") AS latest ORDER BY checked_at"  # noqa: S608 - constant column names
+            ") AS latest ORDER BY checked_at"
         )
         schema_editor.execute("DROP TABLE monitor_check")
         schema_editor.execute("ALTER TABLE monitor_check_new RENAME TO monitor_check")
@@ -107,8 +107,8 @@ def rebuild_check_table(apps, schema_editor) -> None:
         schema_editor.execute(SQLITE_TABLE)
         # Ascending ids: of two checks with one key, the later one stays.
         schema_editor.execute(
-            f"INSERT OR REPLACE INTO monitor_check_new ({columns}) "
-            f"SELECT {columns} FROM monitor_check ORDER BY checked_at, id"  # noqa: S608
+            f"INSERT OR REPLACE INTO monitor_check_new ({columns}) "  # noqa: S608
+            f"SELECT {columns} FROM monitor_check ORDER BY checked_at, id"
         )
         schema_editor.execute("DROP TABLE monitor_check")
         schema_editor.execute("ALTER TABLE monitor_check_new RENAME TO monitor_check")

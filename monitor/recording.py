@@ -397,21 +397,17 @@ class _PostgresStore:
             return {row[0]: SiteState(*row) for row in cursor.fetchall()}
 
     def insert_checks(self, results: list[ProbeResult], causes) -> list[Transition]:
-        causing = {id(c[0]) for c in causes}
-        # The few checks that caused a transition need their ids: INSERT …
-        # RETURNING. All the others go in with COPY, the fastest path there is.
-        plain = [r for r in results if id(r) not in causing]
-        if plain:
-            with connection.cursor() as cursor:
-                copy_sql = f"COPY monitor_check ({', '.join(CHECK_COLUMNS)}) FROM STDIN"
-                with cursor.cursor.copy(copy_sql) as copy:
-                    for r in plain:
-                        copy.write_row(_check_row(r))
+        # COPY, the fastest path there is. A transition keeps its check's
+        # facts, not a reference to the row, so none needs reading back.
+        with connection.cursor() as cursor:
+            copy_sql = f"COPY monitor_check ({', '.join(CHECK_COLUMNS)}) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
+                for r in results:
+                    copy.write_row(_check_row(r))
         if not causes:
             return []
-        checks = Check.objects.bulk_create(_check_from(c[0]) for c in causes)
         sites = Site.objects.in_bulk({c[0].site_id for c in causes})
-        return _transitions_for(causes, checks, sites)
+        return _transitions_for(causes, [_check_from(c[0]) for c in causes], sites)
 
     def save_states(self, states: list[SiteState], *, release_claims: bool) -> None:
         if not states:

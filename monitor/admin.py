@@ -9,13 +9,22 @@ site takes its checks and transitions with it whatever these permissions say
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from monitor.location_services import (
+    location_name_clean,
+    location_rotate_token,
+    probe_command,
+)
+from monitor.locations import DEFAULT, is_live
 from monitor.maintenance import sites_errors
 from monitor.models import (
     CheckRollup,
     ConnectivityIncident,
+    Location,
     MaintenanceWindow,
     Transition,
 )
@@ -123,3 +132,49 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
     raw_id_fields = ("project", "created_by")
     filter_horizontal = ("sites",)
     list_select_related = ("project",)
+
+
+class LocationForm(forms.ModelForm):
+    class Meta:
+        model = Location
+        fields = ("name", "label", "enabled")
+
+    def clean_name(self) -> str:
+        try:
+            return location_name_clean(self.cleaned_data["name"])
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["name"]) from None
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    """Its heartbeat and token version are the probe's and the rotation's to write."""
+
+    form = LocationForm
+    list_display = ("name", "label", "enabled", "live", "last_seen_at", "hostname")
+    readonly_fields = ("token_version", "last_seen_at", "hostname", "network_down_since")
+    actions = ("rotate_token",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Location | None = None):
+        # The name is its queue's: a probe started with the old one would be orphaned.
+        return ("name", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    @admin.display(description="Live", boolean=True)
+    def live(self, location: Location) -> bool:
+        return is_live(location) and location.network_down_since is None
+
+    def has_delete_permission(self, request: HttpRequest, obj: Location | None = None) -> bool:
+        # Checks name their location without a constraint: one named by checks is disabled.
+        if obj is not None and (
+            obj.name == DEFAULT or Check.objects.filter(location_id=obj.pk).exists()
+        ):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description="Rotate the token (the old one stops working)")
+    def rotate_token(self, request: HttpRequest, queryset: QuerySet[Location]) -> None:
+        for location in queryset:
+            token = location_rotate_token(location=location)
+            messages.warning(
+                request, f"{location.name}: new token, shown once: {probe_command(location, token)}"
+            )

@@ -53,6 +53,12 @@ CHANNEL_OPERATIONS = {
 }
 
 
+LOCATION_OPERATIONS = {
+    ("/api/locations/", "get"),
+    ("/api/locations/", "post"),
+    ("/api/locations/{name}/", "patch"),
+    ("/api/locations/{name}/", "delete"),
+}
 ACK_OPERATIONS = {("/api/site/{site_id}/ack/", "post")}
 INCIDENT_OPERATIONS = {
     ("/api/site/{site_id}/incidents/", "get"),
@@ -89,6 +95,7 @@ def test_the_schema_endpoint_answers_valid_openapi_for_every_route(api_client):
         | ACK_OPERATIONS
         | INCIDENT_OPERATIONS
         | STATUS_PAGE_OPERATIONS
+        | LOCATION_OPERATIONS
     )
 
 

@@ -15,6 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 
 from monitor.api import CheckAllApi, CheckApi, PingApi, StatusApi
 from monitor.incidents_api import IncidentListApi, IncidentNoteCreateApi
+from monitor.locations_api import LocationCollectionApi, LocationDetailApi
 from monitor.maintenance_api import MaintenanceCollectionApi, MaintenanceDetailApi
 from notifications.api import (
     ChannelCollectionApi,
@@ -93,6 +94,8 @@ urlpatterns = [
         name="api-channel-test",
     ),
     re_path(r"^channel-kinds/?$", ChannelKindListApi.as_view(), name="api-channel-kinds"),
+    re_path(r"^locations/?$", LocationCollectionApi.as_view(), name="api-locations"),
+    re_path(r"^locations/(?P<name>[^/]+)/?$", LocationDetailApi.as_view(), name="api-location"),
     re_path(r"^tokens/?$", TokenCollectionApi.as_view(), name="api-tokens"),
     re_path(r"^tokens/(?P<token_id>[^/]+)/?$", TokenRevokeApi.as_view(), name="api-token"),
     # The schema needs credentials like every other route. It is served as

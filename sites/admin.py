@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from monitor import kinds
 from monitor.checking import check_sites
-from monitor.models import Check
+from monitor.models import Check, Location
 from sites.models import Site
 from sites.services import EDITABLE_FIELDS, site_create, site_delete, site_update
 
@@ -77,6 +77,9 @@ class SiteForm(forms.ModelForm):
             "retry_interval",
             "depends_on",
             "options",
+            "locations",
+            "quorum",
+            "notify_regional",
         )
         help_texts = {
             "url": "http monitors: the URL. Other kinds build their target from the options.",
@@ -101,6 +104,9 @@ class SiteForm(forms.ModelForm):
             ).exclude(pk=site.pk)
         self.fields["options"].required = False
         self.fields["url"].required = False
+        # sites.services accepts enabled locations only; a disabled one must be let go.
+        self.fields["locations"].queryset = Location.objects.filter(enabled=True)
+        self.fields["locations"].help_text = "None chosen: every enabled location."
 
     def clean_options(self) -> dict:
         value = self.cleaned_data.get("options")
@@ -177,13 +183,14 @@ class SiteAdmin(admin.ModelAdmin):
             "Confirmation and dependency",
             {"fields": ("failure_threshold", "success_threshold", "retry_interval", "depends_on")},
         ),
+        ("Locations", {"fields": ("locations", "quorum", "notify_regional")}),
         ("State (written by the monitor)", {"fields": STATE_FIELDS}),
         ("Checks", {"fields": ("recent_checks",)}),
     )
     readonly_fields = (*STATE_FIELDS, "recent_checks")
 
     def get_fieldsets(self, request: HttpRequest, obj: Site | None = None):
-        return self.fieldsets if obj is not None else self.fieldsets[:3]
+        return self.fieldsets if obj is not None else self.fieldsets[:4]
 
     @admin.display(description="Paused", boolean=True, ordering="enabled")
     def paused(self, site: Site) -> bool:
@@ -240,12 +247,15 @@ class SiteAdmin(admin.ModelAdmin):
             changes = {f: form.cleaned_data[f] for f in form.changed_data if f in EDITABLE_FIELDS}
             if {"options", *form.SECRET_FIELDS} & set(form.changed_data):
                 changes["options"] = form.kind_options()
+            if "locations" in form.changed_data:
+                changes["locations"] = [loc.name for loc in form.cleaned_data["locations"]]
             if changes:
                 fresh = Site.objects.get(pk=obj.pk)
                 obj.next_check_at = site_update(site=fresh, **changes).next_check_at
         else:
             values = {f: form.cleaned_data[f] for f in ("project", "kind", "url", *EDITABLE_FIELDS)}
             values["options"] = form.kind_options()
+            values["locations"] = [loc.name for loc in form.cleaned_data["locations"]]
             created = site_create(**values)
             obj.pk, obj.next_check_at = created.pk, created.next_check_at
 

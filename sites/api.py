@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from monitor.availability import uptime_many
 from monitor.maintenance import in_maintenance
+from monitor.site_locations import site_locations_many
 from sites.models import Site
 from sites.selectors import site_get, site_list
 from sites.serializers import (
@@ -78,9 +79,13 @@ class SiteListApi(SiteApiView):
     def get(self, request: Request) -> Response:
         """Every site of your projects, with its settings and current state."""
         sites = site_list(user=request.user, project_id=project_from_query(request))
-        sites = list(sites.prefetch_related("channels", "tags"))
+        sites = list(sites.prefetch_related("channels", "tags", "locations"))
         maintenance = in_maintenance([site.pk for site in sites], timezone.now())
-        context = {"in_maintenance": maintenance, "uptime": uptime_many(sites)}
+        context = {
+            "in_maintenance": maintenance,
+            "uptime": uptime_many(sites),
+            "locations": site_locations_many(sites),
+        }
         return Response(SiteListOutputSerializer({"sites": sites}, context=context).data)
 
 

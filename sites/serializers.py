@@ -19,6 +19,7 @@ from monitor import kinds
 from monitor.availability import PERIODS, uptime_many
 from monitor.maintenance import in_maintenance
 from monitor.serializers import ErrorOutputSerializer, error_or_none
+from monitor.site_locations import site_locations
 from sites.models import DISPLAY_STATES, Site
 from sites.services import MAX_TAG_LENGTH, MAX_TAGS, SECRET_MASK
 
@@ -160,6 +161,25 @@ class _MonitorInput(StrictInputSerializer):
         help_text="Tag names; new ones are created in the monitor's project. "
         "Replaces its tags; empty: none.",
     )
+    locations = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=64,
+        help_text="Names of the enabled locations that check it (GET /api/locations); "
+        "empty: every enabled location.",
+    )
+    quorum = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="How many voting locations must see it down for it to be down; "
+        "null: a majority of them.",
+        **model_limits("quorum"),
+    )
+    notifyRegional = serializers.BooleanField(
+        required=False,
+        source="notify_regional",
+        help_text="Alert also when only a minority of locations sees it down.",
+    )
 
     def get_fields(self):
         return {**super().get_fields(), **kind_option_fields()}
@@ -223,6 +243,27 @@ UptimeOutputSerializer = type(
 )
 
 
+class LocationStateOutputSerializer(serializers.Serializer):
+    """The site as one location sees it."""
+
+    location = serializers.CharField()
+    label = serializers.CharField()
+    status = serializers.ChoiceField(choices=Site.Status.choices)
+    lastCheckedAt = serializers.DateTimeField(allow_null=True)
+    responseMs = serializers.IntegerField(allow_null=True)
+    statusCode = serializers.IntegerField(allow_null=True)
+    error = ErrorOutputSerializer(allow_null=True)
+    voting = serializers.BooleanField(help_text="Its view counts towards the quorum now.")
+    stale = serializers.BooleanField(help_text="Its probe has stopped reporting.")
+
+
+class RegionalProblemOutputSerializer(serializers.Serializer):
+    """Some voting locations see the site down, fewer than its quorum."""
+
+    locations = serializers.ListField(child=serializers.CharField())
+    voting = serializers.IntegerField(help_text="How many locations voted.")
+
+
 class SiteOutputSerializer(serializers.Serializer):
     """A monitor: its settings, its kind's options (secrets masked) and its state."""
 
@@ -264,6 +305,15 @@ class SiteOutputSerializer(serializers.Serializer):
     responseTimeMs = serializers.IntegerField(source="last_response_ms", allow_null=True)
     error = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
+    locations = serializers.SerializerMethodField()
+    quorum = serializers.IntegerField(allow_null=True)
+    notifyRegional = serializers.BooleanField(source="notify_regional")
+    locationStates = serializers.SerializerMethodField(
+        help_text="The site as each of its locations sees it."
+    )
+    regionalProblem = serializers.SerializerMethodField(
+        help_text="Set while some voting locations, too few for the quorum, see it down."
+    )
 
     @extend_schema_field(ErrorOutputSerializer(allow_null=True))
     def get_error(self, site: Site) -> dict | None:
@@ -288,6 +338,34 @@ class SiteOutputSerializer(serializers.Serializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_tags(self, site: Site) -> list[str]:
         return sorted(tag.name for tag in site.tags.all())
+
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.CharField(),
+            help_text="The locations it chose; empty: every enabled location.",
+        )
+    )
+    def get_locations(self, site: Site) -> list[str]:
+        return sorted(location.name for location in site.locations.all())
+
+    def _site_locations(self, site: Site):
+        many = self.context.get("locations")
+        if many is not None:
+            return many[site.pk]
+        # One site, asked for twice (states and problem): work it out once.
+        cached = getattr(site, "_site_locations", None)
+        if cached is None:
+            cached = site._site_locations = site_locations(site)
+        return cached
+
+    @extend_schema_field(LocationStateOutputSerializer(many=True))
+    def get_locationStates(self, site: Site) -> list[dict]:
+        states = [state.as_api() for state in self._site_locations(site).states]
+        return LocationStateOutputSerializer(states, many=True).data
+
+    @extend_schema_field(RegionalProblemOutputSerializer(allow_null=True))
+    def get_regionalProblem(self, site: Site) -> dict | None:
+        return self._site_locations(site).regional_problem
 
     @extend_schema_field(UptimeOutputSerializer())
     def get_uptime(self, site: Site) -> dict:

@@ -18,6 +18,7 @@ from monitor.models import (
     CheckRollup,
     Heartbeat,
     IncidentNote,
+    Location,
     MaintenanceWindow,
     MonitoringGap,
     SiteLocation,
@@ -41,6 +42,8 @@ EDITABLE_FIELDS = (
     "retry_interval",
     "depends_on",
     "options",
+    "quorum",
+    "notify_regional",
 )
 # What the API and pages show for a secret that is set; sent back unchanged
 # (a client echoing what it read), it keeps the stored secret.
@@ -77,6 +80,9 @@ def site_create(
     depends_on: Site | None = None,
     channels: list[int] | None = None,
     tags: list[str] | None = None,
+    locations: list[str] | None = None,
+    quorum: int | None = None,
+    notify_regional: bool = False,
     actor: AbstractBaseUser | None = None,
     request: HttpRequest | None = None,
 ) -> Site:
@@ -86,6 +92,7 @@ def site_create(
     (monitor.kinds); an http monitor's URL may come as `url`, as in the seed.
     `channels` are ids of the project's channels; none: the project's defaults.
     `tags` are names, created in the project when new (tags_clean's rules).
+    `locations` are names of enabled locations; none: every enabled location.
     """
     site = Site(
         project=project,
@@ -98,6 +105,8 @@ def site_create(
         success_threshold=success_threshold,
         retry_interval=retry_interval,
         depends_on=depends_on,
+        quorum=quorum,
+        notify_regional=notify_regional,
     )
     if failure_threshold is not None:
         site.failure_threshold = failure_threshold
@@ -109,10 +118,13 @@ def site_create(
     site.full_clean()
     chosen = _channels(project, channels)
     names = tags_clean(tags)
+    places = locations_clean(locations)
     with transaction.atomic():
         _save(site)
         if chosen:
             site.channels.set(chosen)
+        if places:
+            site.locations.set(places)
         if names:
             site.tags.set(_tags_ensure(project, names))
         _audit(AuditAction.SITE_CREATED, site, actor, request, {"url": site.url})
@@ -128,6 +140,7 @@ def site_update(
 ) -> Site:
     channels = changes.pop("channels", None)
     names = tags_clean(changes.pop("tags", None))
+    places = locations_clean(changes.pop("locations", None))
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
@@ -163,6 +176,9 @@ def site_update(
             if names is not None:
                 before["tags"] = _value(site, "tags")
                 site.tags.set(_tags_ensure(site.project, names))
+            if places is not None:
+                before["locations"] = _value(site, "locations")
+                site.locations.set(places)
             _audit_update(site, before, actor, request)
     except DatabaseError:
         # update_fields on a row deleted meanwhile updates nothing and raises.
@@ -242,6 +258,22 @@ def _channels(project: Project, ids: list[int] | None) -> list[Channel] | None:
     return found
 
 
+def locations_clean(names: list[str] | None) -> list[Location] | None:
+    """The enabled locations of these names (a ValidationError on `locations` for any other).
+
+    None stays None (leave them as they are); [] means every enabled location.
+    """
+    if names is None:
+        return None
+    wanted = list(dict.fromkeys(str(name).strip() for name in names))
+    found = {loc.name: loc for loc in Location.objects.filter(name__in=wanted, enabled=True)}
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        listed = ", ".join(repr(name[:40]) for name in missing[:20])
+        raise ValidationError({"locations": [f"No enabled location is named {listed}."]})
+    return [found[name] for name in wanted]
+
+
 def tags_clean(names: list[str] | None) -> list[str] | None:
     """Tag names stripped, each once (first spelling kept), checked: a ValidationError on `tags`.
 
@@ -318,6 +350,8 @@ def _value(site: Site, field: str):
         return sorted(site.channels.values_list("pk", flat=True))
     if field == "tags":
         return sorted(site.tags.values_list("name", flat=True))
+    if field == "locations":
+        return sorted(site.locations.values_list("name", flat=True))
     return getattr(site, field)
 
 

@@ -38,6 +38,11 @@ SITE_KEYS = {
     "certExpiresAt",
     "pingUrl",
     "state",
+    "locations",
+    "quorum",
+    "notifyRegional",
+    "locationStates",
+    "regionalProblem",
     # The http kind's options, flat (monitor.kinds.http).
     *(name for name in http_kind.OPTIONS if name != "url"),
 }

@@ -108,6 +108,25 @@ class Command(BaseCommand):
             metavar="ID_OR_URL",
             help="A monitor of the same project this one depends on.",
         )
+        group = parser.add_argument_group("locations (see `manage.py location list`)")
+        group.add_argument(
+            "--location",
+            dest="locations",
+            action="append",
+            metavar="NAME",
+            help="Check it from this location; repeat for more (default: every enabled one).",
+        )
+        group.add_argument(
+            "--quorum",
+            type=int,
+            metavar="N",
+            help="Down when N of its voting locations see it down (default: a majority).",
+        )
+        group.add_argument(
+            "--notify-regional",
+            action="store_true",
+            help="Alert also when only a minority of locations sees it down.",
+        )
 
     def _add_option_arguments(self, parser) -> None:
         group = parser.add_argument_group("kind options (see the README's monitor kinds)")
@@ -144,6 +163,9 @@ class Command(BaseCommand):
             "name": given["name"],
             "interval": given["interval"],
             "timeout": given["timeout"],
+            "locations": given["locations"],
+            "quorum": given["quorum"],
+            "notify_regional": given["notify_regional"],
             **{
                 name: given[name]
                 for name in ("failure_threshold", "success_threshold", "retry_interval")

@@ -110,13 +110,43 @@ def nearest_rank(sorted_values: list[int], fraction: float) -> float | None:
 
 def _from_checks(site_id: int, chosen: Range, now: datetime) -> Series:
     start = now - chosen.span
+    rows = Check.objects.filter(site_id=site_id, checked_at__gte=start, checked_at__lt=now)
+    # order_by(): the model's ordering would make the database sort for nothing.
+    return _bucketed(rows.order_by().values_list("checked_at", "up", "response_ms"), chosen, now)
+
+
+def series_by_location(
+    site_id: int, *, now: datetime | None = None
+) -> tuple[Series, dict[int, Series]]:
+    """The last 24 hours from raw checks: all of them, and each location's on its own.
+
+    Only raw checks say where they were made from (rollups do not), hence only 24 h.
+    One query, like the other ranges.
+    """
+    chosen = RANGES[DEFAULT_RANGE]
+    now = now or timezone.now()
+    start = now - chosen.span
+    rows = Check.objects.filter(site_id=site_id, checked_at__gte=start, checked_at__lt=now)
+    every: list[tuple] = []
+    by_location: dict[int, list[tuple]] = {}
+    values = rows.order_by().values_list("location_id", "checked_at", "up", "response_ms")
+    for location_id, *row in values:
+        every.append(row)
+        by_location.setdefault(location_id, []).append(row)
+    return _bucketed(every, chosen, now), {
+        location_id: _bucketed(checks, chosen, now)
+        for location_id, checks in sorted(by_location.items())
+    }
+
+
+def _bucketed(rows, chosen: Range, now: datetime) -> Series:
+    """(checked_at, up, response_ms) rows of [now - span, now) as the range's buckets."""
+    start = now - chosen.span
     width = chosen.span / chosen.buckets
     counts = [0] * chosen.buckets
     failures = [0] * chosen.buckets
     times: list[list[int]] = [[] for _ in range(chosen.buckets)]
-    rows = Check.objects.filter(site_id=site_id, checked_at__gte=start, checked_at__lt=now)
-    # order_by(): the model's ordering would make the database sort for nothing.
-    for at, up, ms in rows.order_by().values_list("checked_at", "up", "response_ms"):
+    for at, up, ms in rows:
         index = min(int((at - start) / width), chosen.buckets - 1)
         counts[index] += 1
         failures[index] += not up

@@ -18,6 +18,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from monitor import kinds
+from monitor.models import Location
 from sites import kind_fields
 from sites.dashboard import DEFAULT_SORT, SORTS, STATES, ListQuery
 from sites.models import (
@@ -142,6 +143,35 @@ def _tags_field() -> forms.CharField:
 def tag_names(text: str) -> list[str]:
     """ "a, b ,, c" -> ["a", "b", "c"]; sites.services checks the names."""
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _location_fields() -> dict[str, forms.Field]:
+    """Which locations check a monitor and how many must agree (sites.services checks them)."""
+    return {
+        "locations": forms.MultipleChoiceField(
+            label="Checked from",
+            required=False,
+            help_text="None chosen: every enabled location.",
+        ),
+        "quorum": forms.IntegerField(
+            label="Quorum",
+            required=False,
+            help_text="Down when this many voting locations see it down; empty: a majority.",
+            widget=forms.NumberInput(attrs={"min": 1, "max": 64}),
+        ),
+        "notify_regional": forms.BooleanField(
+            label="Alert on regional problems too",
+            required=False,
+            help_text="When fewer locations than the quorum see it down.",
+        ),
+    }
+
+
+def _location_choices() -> list[tuple[str, str]]:
+    enabled = Location.objects.filter(enabled=True).order_by("id")
+    return [
+        (loc.name, f"{loc.display_name} ({loc.name})" if loc.label else loc.name) for loc in enabled
+    ]
 
 
 class _MonitorFormMixin:
@@ -310,9 +340,16 @@ class SiteEditForm(_MonitorFormMixin, forms.Form):
                 **kind_fields.form_initial(site),
             },
         )
+        kwargs["initial"].setdefault(
+            "locations", list(site.locations.values_list("name", flat=True))
+        )
+        kwargs["initial"].setdefault("quorum", site.quorum)
+        kwargs["initial"].setdefault("notify_regional", site.notify_regional)
         super().__init__(*args, **kwargs)
         self.site = site
         self._add_option_fields(site.kind)
+        self.fields.update(_location_fields())
+        self.fields["locations"].choices = _location_choices()
         for name in ("interval", "timeout"):
             self.fields[name].required = True
         self.dependency_candidates = Site.objects.filter(project_id=site.project_id).exclude(
@@ -327,6 +364,9 @@ class SiteEditForm(_MonitorFormMixin, forms.Form):
         changes = {name: data[name] for name in self.SHARED if data[name] is not None}
         changes["depends_on"] = data["depends_on"]
         changes["tags"] = tag_names(data["tags"])
+        changes["locations"] = data["locations"]
+        changes["quorum"] = data["quorum"]
+        changes["notify_regional"] = data["notify_regional"]
         options = kind_fields.options_from(
             self.site.kind, data, keep_secrets=True, skip=self.hidden_options
         )

@@ -9,15 +9,23 @@ server: no script, nothing from a CDN, and it passes the page's CSP.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from monitor.availability import PERIODS, Day, Measure, daily_many, measures_many
-from monitor.charts import RANGES, Series, range_of, response_series
+from monitor.charts import (
+    DEFAULT_RANGE,
+    RANGES,
+    Series,
+    range_of,
+    response_series,
+    series_by_location,
+)
 from monitor.incidents import DEFAULT_LIMIT, NOTE_MAX_LENGTH, incident_list
+from monitor.models import Location
 from sites.models import Site
 
 CERT_WARNING_DAYS = 14
@@ -31,6 +39,8 @@ PLOT_TOP = 16
 PLOT_BOTTOM = 190
 PLOT_WIDTH = 1000  # the plot's own viewBox units across
 GRID_LINES = 4
+# Colours of the per-location lines (.chart__line--loc<n> in history.css), in turn.
+LOCATION_COLOURS = 6
 
 
 # --- uptime figures ---------------------------------------------------------------
@@ -173,6 +183,15 @@ class Mark:
 
 
 @dataclass(frozen=True)
+class LocationLine:
+    name: str
+    label: str
+    path: str
+    colour: int  # the CSS modifier's number
+    avg_ms: float | None
+
+
+@dataclass(frozen=True)
 class Chart:
     series: Series
     height: int
@@ -187,6 +206,8 @@ class Chart:
     failures: list[Mark]
     title: str
     summary: str
+    # Set when split by location: one average line each, instead of avg/p50/p95.
+    location_lines: list[LocationLine] = field(default_factory=list)
 
     @property
     def plot_height(self) -> int:
@@ -194,6 +215,8 @@ class Chart:
 
     @property
     def empty(self) -> bool:
+        if self.location_lines:
+            return not any(line.path for line in self.location_lines)
         return not self.avg_path
 
 
@@ -208,8 +231,10 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
-def chart(series: Series) -> Chart:
-    top = nice_ceiling(series.highest_ms or 0)
+def chart(series: Series, by_location: list[tuple[Location, Series]] | None = None) -> Chart:
+    """The chart of `series`; with `by_location`, one average line per location on its scale."""
+    highest = [s.highest_ms for _, s in by_location or []] + [series.highest_ms]
+    top = nice_ceiling(max((h for h in highest if h is not None), default=0))
     span = (series.end - series.start).total_seconds()
     height = PLOT_BOTTOM - PLOT_TOP
 
@@ -249,8 +274,19 @@ def chart(series: Series) -> Chart:
         ],
         x_ticks=_x_ticks(series),
         failures=_failure_marks(series),
-        title=f"Response time, last {series.range.label}",
+        title=f"Response time, last {series.range.label}"
+        + (", by location" if by_location else ""),
         summary=_summary(series),
+        location_lines=[
+            LocationLine(
+                name=location.name,
+                label=location.display_name,
+                path=path([(x, p.avg_ms) for x, p in zip(xs, part.points, strict=True)]),
+                colour=index % LOCATION_COLOURS,
+                avg_ms=part.avg_ms,
+            )
+            for index, (location, part) in enumerate(by_location or [])
+        ],
     )
 
 
@@ -325,11 +361,25 @@ def uptime_context(site: Site) -> dict:
     }
 
 
-def chart_context(site: Site, range_key: str | None) -> dict:
+def chart_context(site: Site, range_key: str | None, by: str | None = None) -> dict:
+    """The chart; ?by=location splits the last 24 hours by location (raw checks only)."""
     chosen = range_of(range_key)
+    split = by == "location" and chosen.key == DEFAULT_RANGE
+    if split:
+        every, parts = series_by_location(site.pk)
+        locations = Location.objects.in_bulk(list(parts))
+        drawn = chart(
+            every,
+            [(locations[i], part) for i, part in parts.items() if i in locations],
+        )
+    else:
+        drawn = chart(response_series(site.pk, chosen.key))
     return {
-        "chart": chart(response_series(site.pk, chosen.key)),
+        "chart": drawn,
         "chart_ranges": range_links(chosen.key),
+        "chart_by": "location" if split else "",
+        # The switch is offered where it can split: 24 h, with more than one location.
+        "chart_can_split": chosen.key == DEFAULT_RANGE and Location.objects.count() > 1,
         "slow_refresh_seconds": SLOW_REFRESH_SECONDS,
     }
 
@@ -348,11 +398,11 @@ def incidents_context(site: Site, *, page: int = 1, limit: int = DEFAULT_LIMIT) 
     }
 
 
-def history_context(site: Site, *, range_key: str | None = None) -> dict:
+def history_context(site: Site, *, range_key: str | None = None, by: str | None = None) -> dict:
     """Everything the full monitor page shows beyond the polled part."""
     return {
         "history": True,
         **uptime_context(site),
-        **chart_context(site, range_key),
+        **chart_context(site, range_key, by),
         **incidents_context(site),
     }

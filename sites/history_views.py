@@ -41,7 +41,8 @@ def site_uptime_part(request: HttpRequest, pk: int) -> HttpResponse:
 @dashboard_login_required
 def site_chart_part(request: HttpRequest, pk: int) -> HttpResponse:
     site = _site_or_404(request, pk)
-    context = {"site": site, **chart_context(site, request.GET.get("range"))}
+    by = request.GET.get("by")
+    context = {"site": site, **chart_context(site, request.GET.get("range"), by)}
     return render(request, "sites/_chart.html", context)
 
 

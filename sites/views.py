@@ -34,6 +34,7 @@ from accounts.limits import attempt_key, failure_counted, lockout_message, secon
 from monitor.checking import check_site_now
 from monitor.maintenance import in_maintenance
 from monitor.models import Check
+from monitor.site_locations import site_locations
 from notifications import acks
 from notifications.selectors import delivery_rows, disabled_channels
 from sites import dashboard as listing
@@ -255,6 +256,7 @@ def _site_detail_context(request: HttpRequest, site: Site) -> dict:
         "can_edit": can(user=request.user, project=site.project_id, action=Action.EDIT_MONITORS),
         "refresh_seconds": REFRESH_SECONDS,
         "certificate": certificate(site),
+        "site_locations": site_locations(site),
     }
 
 
@@ -284,7 +286,7 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         **_site_detail_context(request, site),
         # Uptime, chart, 90 days and incidents: only here, not in the polled part.
-        **history_context(site, range_key=request.GET.get("range")),
+        **history_context(site, range_key=request.GET.get("range"), by=request.GET.get("by")),
     }
     return render(request, "sites/site_detail.html", context)
 

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from accounts import views as account_views
-from monitor import heartbeat_views, maintenance_pages
+from monitor import heartbeat_views, location_pages, maintenance_pages
 from notifications import ack_views
 from notifications.api_acks import SiteAckApi
 
@@ -50,6 +50,7 @@ urlpatterns = [
         maintenance_pages.maintenance_delete_page,
         name="maintenance_delete",
     ),
+    path("locations", location_pages.locations_page, name="locations"),
     path("", include("notifications.urls")),
     # Badges and /metrics: no session (a badge key, an API token).
     path("", include("monitor.public_urls")),

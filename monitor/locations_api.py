@@ -15,6 +15,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from monitor.location_services import (
+    NAME_PATTERN,
     location_create,
     location_remove,
     location_rotate_token,
@@ -101,6 +102,9 @@ def _with_token(location: Location, token: str) -> dict:
 
 
 def _location_or_404(name: str) -> Location:
+    # Not a name at all (PostgreSQL refuses a NUL in a query): no such location.
+    if not NAME_PATTERN.fullmatch(name):
+        raise NotFound(f"No location is named {name[:40]!r}.")
     try:
         return Location.objects.get(name=name)
     except Location.DoesNotExist:

@@ -101,6 +101,10 @@ FUZZED_OPERATIONS = [
     "PATCH /api/status-pages/{page_id}/incidents/{incident_id}/",
     "DELETE /api/status-pages/{page_id}/incidents/{incident_id}/",
     "POST /api/status-pages/{page_id}/incidents/{incident_id}/updates/",
+    "GET /api/locations/",
+    "POST /api/locations/",
+    "PATCH /api/locations/{name}/",
+    "DELETE /api/locations/{name}/",
 ]
 # Operations left out, and why.
 UNFUZZED_OPERATIONS = {

@@ -22,6 +22,7 @@ from monitor.location_services import (
 from monitor.locations import DEFAULT, is_live
 from monitor.maintenance import sites_errors
 from monitor.models import (
+    Check,
     CheckRollup,
     ConnectivityIncident,
     Location,

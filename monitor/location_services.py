@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from monitor.locations import DEFAULT, location_token, queue_name
+from monitor.locations import DEFAULT, location_token
 from monitor.models import Check, Location
 
 # As UPTIME_LOCATION is checked (uptime/settings.py): the name is the queue's.
@@ -90,31 +90,25 @@ def location_remove(*, location: Location) -> bool:
 
 
 def probe_command(location: Location, token: str) -> str:
-    """The command that starts this location's probe on another machine.
+    """The command that starts this location's probe on another machine
+    (README, "Locations"), as the Redis user the README has you make for it.
 
     The broker's password is left as a placeholder: the token is the
     location's own secret, the broker's is the operator's to hand out.
     """
-    env = {
-        "UPTIME_LOCATION": location.name,
-        "UPTIME_LOCATION_TOKEN": token,
-        "CELERY_BROKER_URL": _broker_url_for_probe(settings.CELERY_BROKER_URL),
-    }
-    assignments = " ".join(f"{key}={value}" for key, value in env.items())
+    broker = _broker_url_for_probe(settings.CELERY_BROKER_URL, f"location-{location.name}")
     return (
-        f"{assignments} .venv/bin/celery --app uptime worker --queues "
-        f"{queue_name(location.name)} --pool threads --concurrency 16 "
-        "--without-gossip --without-mingle"
+        f"UPTIME_LOCATION={location.name} UPTIME_LOCATION_TOKEN={token} "
+        f"CELERY_BROKER_URL='{broker}' make probe"
     )
 
 
-def _broker_url_for_probe(url: str) -> str:
+def _broker_url_for_probe(url: str, user: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        return "rediss://:PASSWORD@BROKER-HOST:6379/0"
+        return f"rediss://{user}:PASSWORD@BROKER-HOST:6379/0"
     netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
-    if parts.password or parts.username:
-        netloc = f":PASSWORD@{netloc}"
+    netloc = f"{user}:PASSWORD@{netloc}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))

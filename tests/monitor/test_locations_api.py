@@ -66,7 +66,8 @@ def test_staff_add_a_location_and_get_its_token_and_probe_command_once(staff_cli
     assert body["token"] == location_token(location)
     assert "UPTIME_LOCATION=eu-west " in body["command"]
     assert f"UPTIME_LOCATION_TOKEN={body['token']} " in body["command"]
-    assert "--queues probe.eu-west" in body["command"]
+    assert body["command"].endswith("make probe")
+    assert "UPTIME_LOCATION=eu-west " in body["command"]
     listed = staff_client.get("/api/locations").json()["locations"]
     assert all("token" not in row for row in listed)
 

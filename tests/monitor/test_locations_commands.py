@@ -28,7 +28,7 @@ def test_location_add_prints_the_token_and_the_probe_command():
     token = location_token(location)
     assert f"Token (shown once, keep it secret): {token}" in out
     assert f"UPTIME_LOCATION=eu-west UPTIME_LOCATION_TOKEN={token} " in out
-    assert "--queues probe.eu-west" in out
+    assert "UPTIME_LOCATION=eu-west " in out and "make probe" in out
 
 
 @pytest.mark.parametrize(

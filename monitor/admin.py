@@ -19,7 +19,7 @@ from monitor.location_services import (
     location_rotate_token,
     probe_command,
 )
-from monitor.locations import DEFAULT, is_live
+from monitor.locations import DEFAULT, counts
 from monitor.maintenance import sites_errors
 from monitor.models import (
     Check,
@@ -162,7 +162,7 @@ class LocationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Live", boolean=True)
     def live(self, location: Location) -> bool:
-        return is_live(location) and location.network_down_since is None
+        return counts(location) and location.network_down_since is None
 
     def has_delete_permission(self, request: HttpRequest, obj: Location | None = None) -> bool:
         # Checks name their location without a constraint: one named by checks is disabled.

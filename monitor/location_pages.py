@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from monitor.locations import is_live
+from monitor.locations import counts
 from monitor.models import Location
 from sites.views import dashboard_login_required
 
@@ -34,7 +34,7 @@ class LocationRow:
 def location_state(location: Location, now) -> str:
     if not location.enabled:
         return "disabled"
-    if not is_live(location, now):
+    if not counts(location, now):
         return "stale"
     if location.network_down_since is not None:
         return "network-down"

@@ -22,7 +22,7 @@ from monitor.location_services import (
     location_update,
     probe_command,
 )
-from monitor.locations import is_live, location_token
+from monitor.locations import counts, location_token
 from monitor.models import Location
 from sites.serializers import StrictInputSerializer
 from uptime.api import JSONParser
@@ -59,7 +59,7 @@ class LocationOutputSerializer(serializers.Serializer):
     networkDownSince = serializers.DateTimeField(source="network_down_since", allow_null=True)
 
     def get_stale(self, location: Location) -> bool:
-        return location.enabled and not is_live(location, self.context.get("now"))
+        return location.enabled and not counts(location, self.context.get("now"))
 
     def get_networkDown(self, location: Location) -> bool:
         return location.network_down_since is not None

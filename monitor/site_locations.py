@@ -17,7 +17,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from monitor.locations import is_live
+from monitor.locations import counts, every_location
 from monitor.models import DEFAULT_LOCATION_ID, Location, SiteLocation
 from monitor.quorum import tally
 from monitor.serializers import error_or_none
@@ -96,7 +96,7 @@ def site_locations_many(
     sites = list(sites)
     now = now or timezone.now()
     ids = [site.pk for site in sites]
-    locations = {location.id: location for location in Location.objects.all()}
+    locations = every_location()
     chosen: dict[int, set[int]] = defaultdict(set)
     through = Site.locations.through.objects.filter(site_id__in=ids)
     for site_id, location_id in through.values_list("site_id", "location_id"):
@@ -149,12 +149,17 @@ def _from_row(
         error_kind=row.last_error_kind,
         error_message=row.last_error_message,
         voting=location.name in voting,
-        stale=not is_live(location, now),
+        stale=_stale(location, now),
     )
 
 
+def _stale(location: Location, now: datetime) -> bool:
+    """Enabled, but not heard from lately (the central side never is)."""
+    return location.enabled and not counts(location, now)
+
+
 def _from_site(site: Site, location: Location, now: datetime) -> LocationState:
-    live = is_live(location, now)
+    live = counts(location, now)
     return LocationState(
         location=location,
         status=site.status,
@@ -164,7 +169,7 @@ def _from_site(site: Site, location: Location, now: datetime) -> LocationState:
         error_kind=site.last_error_kind,
         error_message=site.last_error_message,
         voting=live and location.network_down_since is None and site.status != Site.Status.UNKNOWN,
-        stale=not live,
+        stale=location.enabled and not live,
     )
 
 
@@ -179,5 +184,5 @@ def _not_yet(location: Location, now: datetime) -> LocationState:
         error_kind="",
         error_message="",
         voting=False,
-        stale=not is_live(location, now),
+        stale=_stale(location, now),
     )

@@ -55,7 +55,7 @@ def test_location_list_shows_each_locations_state_and_heartbeat():
 
     lines = run("location", "list").splitlines()
 
-    assert lines[0].startswith("default: stale, last heartbeat never")
+    assert lines[0].startswith("default: live, last heartbeat never")
     assert lines[1].startswith("eu-west (Frankfurt): live, last heartbeat 20")
     assert lines[1].endswith(" on probe-1")
     assert lines[2].startswith("us-east: stale, last heartbeat 20")

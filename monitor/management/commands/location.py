@@ -10,7 +10,7 @@ from monitor.location_services import (
     location_update,
     probe_command,
 )
-from monitor.locations import is_live, location_token
+from monitor.locations import counts, location_token
 from monitor.models import Location
 from sites.management.commands.add_site import describe_errors
 
@@ -67,7 +67,7 @@ class Command(BaseCommand):
             elif location.network_down_since is not None:
                 state = "network down"
             else:
-                state = "live" if is_live(location, now) else "stale"
+                state = "live" if counts(location, now) else "stale"
             seen = location.last_seen_at.isoformat() if location.last_seen_at else "never"
             label = f" ({location.label})" if location.label else ""
             host = f" on {location.hostname}" if location.hostname else ""

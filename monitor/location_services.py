@@ -61,8 +61,16 @@ def location_update(
         location.label = _label_clean(label)
         fields.append("label")
     if enabled is not None:
-        if not enabled and location.name == DEFAULT:
-            raise ValidationError({"enabled": ["The default location is the central workers."]})
+        others = Location.objects.filter(enabled=True).exclude(pk=location.pk)
+        if not enabled and location.name == DEFAULT and not others.exists():
+            # The central workers may stop probing only when another location checks.
+            raise ValidationError(
+                {
+                    "enabled": [
+                        "The central workers are the only enabled location; add another first."
+                    ]
+                }
+            )
         location.enabled = enabled
         fields.append("enabled")
     if fields:

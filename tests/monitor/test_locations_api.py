@@ -156,13 +156,21 @@ def test_a_bad_change_is_a_400_naming_the_field(staff_client, body, field):
     assert field in response.json()
 
 
-def test_the_default_location_cannot_be_disabled_or_removed(staff_client):
+def test_the_default_location_cannot_be_removed_nor_be_the_last_one_disabled(staff_client):
     disabled = staff_client.patch("/api/locations/default", {"enabled": False}, format="json")
     removed = staff_client.delete("/api/locations/default")
 
     assert disabled.status_code == 400 and set(disabled.json()) == {"enabled"}
     assert removed.status_code == 400 and set(removed.json()) == {"name"}
     assert Location.objects.get(name="default").enabled
+
+
+def test_the_central_workers_stop_probing_once_another_location_checks(staff_client):
+    live_location("eu-west")
+    disabled = staff_client.patch("/api/locations/default", {"enabled": False}, format="json")
+
+    assert disabled.status_code == 200, disabled.content
+    assert not Location.objects.get(name="default").enabled
 
 
 def test_an_unused_location_is_deleted(staff_client):

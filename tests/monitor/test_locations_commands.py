@@ -71,7 +71,7 @@ def test_location_disable_and_enable():
     assert Location.objects.get(name="eu-west").enabled
 
 
-def test_the_default_location_cannot_be_disabled():
+def test_the_default_location_cannot_be_disabled_while_it_is_the_only_one():
     with pytest.raises(CommandError, match="central workers"):
         run("location", "disable", "default")
 

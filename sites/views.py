@@ -21,6 +21,7 @@ from django.http import (
     HttpResponseBadRequest,
     JsonResponse,
 )
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +38,7 @@ from notifications import acks
 from notifications.selectors import delivery_rows, disabled_channels
 from sites import dashboard as listing
 from sites import selectors
+from sites.dashboard_rows import RowContext, rows_html
 from sites.forms import DashboardFilterForm, FirstAdminForm, SiteEditForm, SiteForm
 from sites.history import certificate, history_context
 from sites.kind_fields import option_rows
@@ -148,9 +150,22 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
     page_param = ("page", str(page.number) if page.number > 1 else "")
     list_url_query = listing.query_string(project_param, *query.params(), page_param)
     back_url = reverse("dashboard") + (f"?{list_url_query}" if list_url_query else "")
+    editable_ids = set(editable_project_ids(user=request.user))
+    row_context = RowContext(
+        # "/sites/": the rows write their links from it (one reverse, not 250).
+        sites_url=reverse("site_detail", args=[0]).removesuffix("0"),
+        back_url=back_url,
+        csrf_token=get_token(request),
+        editable_ids=editable_ids,
+        grouped=query.group,
+    )
     return {
         "sites": page_sites,
         "groups": groups,
+        "group_rows": [
+            (group, rows_html(group.sites, row_context, group_number=number))
+            for number, group in enumerate(groups, start=1)
+        ],
         "page_obj": page,
         "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2)),
         "counts": {status: summary[status] for status in Site.Status.values},
@@ -166,9 +181,7 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
         "list_url_query": list_url_query,
         # Where the row and bulk actions come back to: this page, as filtered.
         "back_url": back_url,
-        # "/sites/": the rows write their links from it (one reverse, not 250).
-        "sites_url": reverse("site_detail", args=[0]).removesuffix("0"),
-        "editable_ids": set(editable_project_ids(user=request.user)),
+        "editable_ids": editable_ids,
     }
 
 

@@ -19,6 +19,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseForbidden,
     JsonResponse,
 )
 from django.middleware.csrf import get_token
@@ -193,16 +194,19 @@ def _tag_names(request: HttpRequest, project: Project | None) -> list[str]:
 
 
 def _render_dashboard(
-    request: HttpRequest, form: SiteForm, project: Project | None, *, status: int = 200
+    request: HttpRequest, form: SiteForm | None, project: Project | None, *, status: int = 200
 ) -> HttpResponse:
+    """The whole dashboard; without a form (a GET) the page fetches the add form after it."""
+    list_context = _site_list_context(request, project)
     context = {
         "form": form,
+        "can_add": bool(list_context["editable_ids"]),
         "projects": project_list(user=request.user).order_by("name", "id"),
         # The toolbar's tag filter; the htmx refresh leaves the toolbar alone.
         "tag_choices": _tag_names(request, project),
         # Channels a permanent error turned off, for the projects the user administers.
         "disabled_channels": disabled_channels(user=request.user),
-        **_site_list_context(request, project),
+        **list_context,
     }
     if context["filters"].errors and status == 200:
         status = 400  # an unknown sort or state: named next to its field
@@ -212,9 +216,7 @@ def _render_dashboard(
 @require_GET
 @dashboard_login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    project = _selected_project(request)
-    form = SiteForm(user=request.user, initial_project=project)
-    return _render_dashboard(request, form, project)
+    return _render_dashboard(request, None, _selected_project(request))
 
 
 @require_GET
@@ -227,9 +229,19 @@ def site_list(request: HttpRequest) -> HttpResponse:
     return render(request, "sites/_site_list.html", context, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @dashboard_login_required
 def site_add(request: HttpRequest) -> HttpResponse:
+    """GET: the add form, as the fragment the dashboard fetches or (without JS) a page.
+
+    POST: add the monitor; an invalid form comes back inside the whole dashboard.
+    """
+    if request.method == "GET":
+        form = SiteForm(user=request.user, initial_project=_selected_project(request))
+        if not form.can_add:
+            return HttpResponseForbidden("You may not add monitors to any project.")
+        template = "sites/_add_form.html" if request.htmx else "sites/site_add.html"
+        return render(request, template, {"form": form})
     form = SiteForm(request.POST, user=request.user)
     site = form.save(**audit_of(request)) if form.is_valid() else None
     if site is None:

@@ -449,6 +449,12 @@ def time_routes(token: str, args: argparse.Namespace) -> None:
             ),
             ("GET / dashboard, first page", dashboard, "/", {}),
             (
+                "GET /sites/add htmx add form (after /)",
+                dashboard,
+                "/sites/add",
+                {"headers": {"HX-Request": "true"}},
+            ),
+            (
                 "GET /sites/list htmx refresh, first page",
                 dashboard,
                 "/sites/list",
@@ -480,6 +486,7 @@ def time_routes(token: str, args: argparse.Namespace) -> None:
 DASHBOARD_ROUTES = [
     ("GET /sites/list htmx refresh, first page", "/sites/list", {"HX-Request": "true"}),
     ("GET / dashboard, first page", "/", {}),
+    ("GET /sites/add htmx add form (after /)", "/sites/add", {"HX-Request": "true"}),
     ("GET /?page=50 dashboard, a middle page", "/?page=50", {}),
     ("GET /?q=service 0042 search", "/?q=service+0042", {}),
     ("GET /?state=down filter", "/?state=down", {}),

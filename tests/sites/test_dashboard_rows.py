@@ -55,13 +55,13 @@ def test_quotes_in_a_url_or_a_reason_cannot_leave_their_attribute(client_in):
 
 def test_a_tag_named_with_markup_is_escaped_in_its_chip_and_its_group(client_in):
     site = site_create(project=alice_project(), url="http://127.0.0.1:9/", tags=["<i>x</i>"])
-    Tag.objects.filter(name="<i>x</i>").update(color='"><script>')
+    Tag.objects.filter(name="<i>x</i>").update(color='"><i>')
 
     flat = list_page(client_in)
     grouped = list_page(client_in, group="tag")
 
     for page in (flat, grouped):
-        assert "<i>" not in page and "<script>" not in page
+        assert "<i>" not in page
         assert "&lt;i&gt;x&lt;/i&gt;</span>" in page
         assert 'fill="#64748b"' in page  # a colour that is not #rrggbb shows grey
     assert f'id="pick-{site.pk}-1"' in grouped

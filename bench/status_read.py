@@ -57,6 +57,12 @@ def parse_args() -> argparse.Namespace:
         "--reuse", action="store_true", help="time an existing database (from --keep); load nothing"
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="time only the routes whose label contains TEXT (repeatable)",
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="CPU ms per dashboard request through the test client, instead of gunicorn",
@@ -416,6 +422,10 @@ def measure(session: requests.Session, url: str, n: int, warmup: int, **kwargs) 
     }
 
 
+def chosen(label: str, args: argparse.Namespace) -> bool:
+    return not args.only or any(text in label for text in args.only)
+
+
 def load_average() -> str:
     return "load average " + ", ".join(f"{n:.2f}" for n in os.getloadavg())
 
@@ -476,6 +486,8 @@ def time_routes(token: str, args: argparse.Namespace) -> None:
             ),
         ]
         for label, session, path, kwargs in runs:
+            if not chosen(label, args):
+                continue
             report(label, measure(session, base + path, args.requests, args.warmup, **kwargs))
         print(f"  after: {load_average()}")
     finally:
@@ -508,6 +520,8 @@ def time_in_process(token: str, args: argparse.Namespace) -> None:
         f"warm-up, {load_average()}:"
     )
     for label, path, headers in DASHBOARD_ROUTES:
+        if not chosen(label, args):
+            continue
         if path.startswith("/api/"):
             headers = {**headers, "Authorization": f"Token {token}"}
         for _ in range(args.warmup):

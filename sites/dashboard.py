@@ -85,7 +85,7 @@ def site_rows(sites: QuerySet[Site], query: ListQuery) -> QuerySet:
     Grouped, one row per (tag, site), an untagged site once with no tag name;
     else the tag columns are None. Narrow on purpose: sorting 10,000 ids
     costs half what sorting 10,000 whole rows does; page_sites then reads the
-    50 whole rows of one page. A unique column ends each order, so no site
+    50 rows of one page. A unique column ends each order, so no site
     shows on two pages.
     """
     sites = _filtered(sites, query).annotate(rank=_urgency())

@@ -13,6 +13,11 @@ Prints p50/p99/max and response sizes, then drops the database (unless --keep).
     .venv/bin/python bench/status_read.py --keep          # keep the data
     .venv/bin/python bench/status_read.py --reuse         # time a kept database again
     .venv/bin/python bench/status_read.py --sites 1000 --checks 100000   # a quick one
+    .venv/bin/python bench/status_read.py --reuse --in-process            # CPU ms per request
+
+--in-process skips gunicorn: it calls the dashboard routes through Django's
+test client in this process and prints the median CPU time (process_time) and
+wall time per request, which a busy machine disturbs far less than latency.
 
 Needs PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres
 (createdb/dropdb on the PATH). Only loopback is used.
@@ -50,6 +55,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument(
         "--reuse", action="store_true", help="time an existing database (from --keep); load nothing"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="time only the routes whose label contains TEXT (repeatable)",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="CPU ms per dashboard request through the test client, instead of gunicorn",
     )
     return parser.parse_args()
 
@@ -407,6 +423,14 @@ def measure(session: requests.Session, url: str, n: int, warmup: int, **kwargs) 
     }
 
 
+def chosen(label: str, args: argparse.Namespace) -> bool:
+    return not args.only or any(text in label for text in args.only)
+
+
+def load_average() -> str:
+    return "load average " + ", ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
 def report(label: str, figures: dict) -> None:
     print(
         f"  {label:<44} p50 {figures['p50']:6.1f} ms  p99 {figures['p99']:6.1f} ms  "
@@ -424,7 +448,7 @@ def time_routes(token: str, args: argparse.Namespace) -> None:
         n_sites = len(api.get(f"{base}/api/status").json()["sites"])
         print(
             f"timing {args.requests} requests per route after {args.warmup} warm-up, "
-            f"{n_sites:,} sites, gunicorn --workers {args.workers}, DEBUG off:"
+            f"{n_sites:,} sites, gunicorn --workers {args.workers}, DEBUG off, {load_average()}:"
         )
         runs = [
             ("GET /api/status (gzip accepted)", api, "/api/status", {}),
@@ -435,6 +459,12 @@ def time_routes(token: str, args: argparse.Namespace) -> None:
                 {"headers": {"Accept-Encoding": "identity"}},
             ),
             ("GET / dashboard, first page", dashboard, "/", {}),
+            (
+                "GET /sites/add htmx add form (after /)",
+                dashboard,
+                "/sites/add",
+                {"headers": {"HX-Request": "true"}},
+            ),
             (
                 "GET /sites/list htmx refresh, first page",
                 dashboard,
@@ -457,10 +487,57 @@ def time_routes(token: str, args: argparse.Namespace) -> None:
             ),
         ]
         for label, session, path, kwargs in runs:
+            if not chosen(label, args):
+                continue
             report(label, measure(session, base + path, args.requests, args.warmup, **kwargs))
+        print(f"  after: {load_average()}")
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+DASHBOARD_ROUTES = [
+    ("GET /sites/list htmx refresh, first page", "/sites/list", {"HX-Request": "true"}),
+    ("GET / dashboard, first page", "/", {}),
+    ("GET /sites/add htmx add form (after /)", "/sites/add", {"HX-Request": "true"}),
+    ("GET /?page=50 dashboard, a middle page", "/?page=50", {}),
+    ("GET /?q=service 0042 search", "/?q=service+0042", {}),
+    ("GET /?state=down filter", "/?state=down", {}),
+    ("GET /?tag=team-07 filter", "/?tag=team-07", {}),
+    ("GET /?sort=name", "/?sort=name", {}),
+    ("GET /?group=tag grouped by tag", "/?group=tag", {}),
+    ("GET /api/status", "/api/status", {}),
+]
+
+
+def time_in_process(token: str, args: argparse.Namespace) -> None:
+    """Median CPU and wall ms per request, in this process (PostgreSQL's own CPU not counted)."""
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(bench_user())
+    print(
+        f"in process: median of {args.requests} requests per route after {args.warmup} "
+        f"warm-up, {load_average()}:"
+    )
+    for label, path, headers in DASHBOARD_ROUTES:
+        if not chosen(label, args):
+            continue
+        if path.startswith("/api/"):
+            headers = {**headers, "Authorization": f"Token {token}"}
+        for _ in range(args.warmup):
+            assert client.get(path, headers=headers).status_code == 200, path
+        cpu, wall = [], []
+        for _ in range(args.requests):
+            start_cpu, start_wall = time.process_time(), time.perf_counter()
+            client.get(path, headers=headers)
+            cpu.append((time.process_time() - start_cpu) * 1000)
+            wall.append((time.perf_counter() - start_wall) * 1000)
+        cpu.sort()
+        wall.sort()
+        middle = len(cpu) // 2
+        print(f"  {label:<44} CPU {cpu[middle]:6.1f} ms  wall {wall[middle]:6.1f} ms")
+    print(f"  after: {load_average()}")
 
 
 def main() -> None:
@@ -475,7 +552,10 @@ def main() -> None:
             if not args.reuse:
                 load(args.db, args.sites, args.checks)
             token = make_credentials()
-            time_routes(token, args)
+            if args.in_process:
+                time_in_process(token, args)
+            else:
+                time_routes(token, args)
         finally:
             from django.db import connections
 

@@ -19,8 +19,10 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseForbidden,
     JsonResponse,
 )
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +41,7 @@ from notifications import acks
 from notifications.selectors import delivery_rows, disabled_channels
 from sites import dashboard as listing
 from sites import selectors
+from sites.dashboard_rows import RowContext, rows_html
 from sites.forms import DashboardFilterForm, FirstAdminForm, SiteEditForm, SiteForm
 from sites.history import certificate, history_context
 from sites.kind_fields import option_rows
@@ -150,9 +153,22 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
     page_param = ("page", str(page.number) if page.number > 1 else "")
     list_url_query = listing.query_string(project_param, *query.params(), page_param)
     back_url = reverse("dashboard") + (f"?{list_url_query}" if list_url_query else "")
+    editable_ids = set(editable_project_ids(user=request.user))
+    row_context = RowContext(
+        # "/sites/": the rows write their links from it (one reverse, not 250).
+        sites_url=reverse("site_detail", args=[0]).removesuffix("0"),
+        back_url=back_url,
+        csrf_token=get_token(request),
+        editable_ids=editable_ids,
+        grouped=query.group,
+    )
     return {
         "sites": page_sites,
         "groups": groups,
+        "group_rows": [
+            (group, rows_html(group.sites, row_context, group_number=number))
+            for number, group in enumerate(groups, start=1)
+        ],
         "page_obj": page,
         "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2)),
         "counts": {status: summary[status] for status in Site.Status.values},
@@ -168,9 +184,7 @@ def _site_list_context(request: HttpRequest, project: Project | None) -> dict:
         "list_url_query": list_url_query,
         # Where the row and bulk actions come back to: this page, as filtered.
         "back_url": back_url,
-        # "/sites/": the rows write their links from it (one reverse, not 250).
-        "sites_url": reverse("site_detail", args=[0]).removesuffix("0"),
-        "editable_ids": set(editable_project_ids(user=request.user)),
+        "editable_ids": editable_ids,
     }
 
 
@@ -182,16 +196,19 @@ def _tag_names(request: HttpRequest, project: Project | None) -> list[str]:
 
 
 def _render_dashboard(
-    request: HttpRequest, form: SiteForm, project: Project | None, *, status: int = 200
+    request: HttpRequest, form: SiteForm | None, project: Project | None, *, status: int = 200
 ) -> HttpResponse:
+    """The whole dashboard; without a form (a GET) the page fetches the add form after it."""
+    list_context = _site_list_context(request, project)
     context = {
         "form": form,
+        "can_add": bool(list_context["editable_ids"]),
         "projects": project_list(user=request.user).order_by("name", "id"),
         # The toolbar's tag filter; the htmx refresh leaves the toolbar alone.
         "tag_choices": _tag_names(request, project),
         # Channels a permanent error turned off, for the projects the user administers.
         "disabled_channels": disabled_channels(user=request.user),
-        **_site_list_context(request, project),
+        **list_context,
     }
     if context["filters"].errors and status == 200:
         status = 400  # an unknown sort or state: named next to its field
@@ -201,9 +218,7 @@ def _render_dashboard(
 @require_GET
 @dashboard_login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    project = _selected_project(request)
-    form = SiteForm(user=request.user, initial_project=project)
-    return _render_dashboard(request, form, project)
+    return _render_dashboard(request, None, _selected_project(request))
 
 
 @require_GET
@@ -216,9 +231,19 @@ def site_list(request: HttpRequest) -> HttpResponse:
     return render(request, "sites/_site_list.html", context, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @dashboard_login_required
 def site_add(request: HttpRequest) -> HttpResponse:
+    """GET: the add form, as the fragment the dashboard fetches or (without JS) a page.
+
+    POST: add the monitor; an invalid form comes back inside the whole dashboard.
+    """
+    if request.method == "GET":
+        form = SiteForm(user=request.user, initial_project=_selected_project(request))
+        if not form.can_add:
+            return HttpResponseForbidden("You may not add monitors to any project.")
+        template = "sites/_add_form.html" if request.htmx else "sites/site_add.html"
+        return render(request, template, {"form": form})
     form = SiteForm(request.POST, user=request.user)
     site = form.save(**audit_of(request)) if form.is_valid() else None
     if site is None:

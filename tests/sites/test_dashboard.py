@@ -242,8 +242,38 @@ def test_the_invalid_form_keeps_what_was_typed(client_in):
     assert 'value="Files"' in page
 
 
-def test_adding_requires_post(client_in):
-    assert client_in.get(reverse("site_add")).status_code == 405
+def test_adding_takes_a_get_for_the_form_and_a_post_for_the_monitor(client_in):
+    assert client_in.put(reverse("site_add")).status_code == 405
+    assert Site.objects.count() == 0
+
+
+def test_the_dashboard_fetches_the_add_form_after_the_page_and_links_to_it_without_js(client_in):
+    page = text_of(client_in.get(reverse("dashboard")))
+
+    assert "Add a monitor" in page
+    assert 'class="monitor-form"' not in page
+    assert f'hx-get="{reverse("site_add")}" hx-trigger="load"' in page
+    assert f'href="{reverse("site_add")}"' in page
+
+
+def test_the_add_form_is_a_fragment_for_htmx_and_a_page_without(client_in):
+    fragment = text_of(client_in.get(reverse("site_add"), headers={"HX-Request": "true"}))
+    page = text_of(client_in.get(reverse("site_add")))
+
+    assert fragment.lstrip().startswith('<form method="post" action="/sites/add"')
+    assert fragment.rstrip().endswith("</form>")
+    assert "<html" in page and 'class="monitor-form"' in page
+    assert "Add a monitor" in page
+
+
+def test_a_user_who_may_add_nowhere_gets_403_for_the_add_form(client, user):
+    from teams.models import Membership
+
+    Membership.objects.filter(user=user).update(role="viewer")
+    client.force_login(user)
+
+    assert client.get(reverse("site_add")).status_code == 403
+    assert "Add a monitor" not in text_of(client.get(reverse("dashboard")))
 
 
 def test_the_delete_confirmation_page_asks_before_deleting(client_in):

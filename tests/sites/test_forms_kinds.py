@@ -163,7 +163,7 @@ def test_a_threshold_out_of_range_is_shown_on_its_field(client_in):
 
 
 def test_the_add_form_offers_every_kind_with_fieldsets_named_for_js(client_in):
-    page = text_of(client_in.get(reverse("dashboard")))
+    page = text_of(client_in.get(reverse("site_add"), headers={"HX-Request": "true"}))
 
     assert "data-kind-form" in page
     for value, _ in kinds.CHOICES:

@@ -93,7 +93,7 @@ def test_a_remembered_project_the_user_left_falls_back_to_all(client, team):
 
 def test_a_site_added_while_a_project_is_chosen_goes_to_it(client, team):
     as_(client, team.editor)
-    form = client.get(reverse("dashboard"), {"project": team.project.pk}).context["form"]
+    form = client.get(reverse("site_add"), {"project": team.project.pk}).context["form"]
     assert form.initial["project"] == team.project.pk
 
     client.post(
@@ -111,7 +111,7 @@ def test_a_site_added_while_a_project_is_chosen_goes_to_it(client, team):
 
 def test_without_a_choice_a_site_goes_to_the_personal_project(client, team):
     as_(client, team.editor)
-    form = client.get(reverse("dashboard")).context["form"]
+    form = client.get(reverse("site_add")).context["form"]
 
     client.post(
         reverse("site_add"),
@@ -129,7 +129,7 @@ def test_without_a_choice_a_site_goes_to_the_personal_project(client, team):
 def test_the_add_form_offers_only_projects_where_the_user_is_editor_or_above(client, team):
     form = (
         as_(client, team.viewer)
-        .get(reverse("dashboard"), {"project": team.project.pk})
+        .get(reverse("site_add"), {"project": team.project.pk})
         .context["form"]
     )
 

@@ -41,6 +41,15 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-kind-form]").forEach(showKindFields);
 });
 
+// The dashboard's add form arrives by htmx after the page (sites.views.site_add).
+document.addEventListener("htmx:load", (event) => {
+  const root = event.detail.elt;
+  if (root.matches("form[data-kind-form]")) {
+    showKindFields(root);
+  }
+  root.querySelectorAll("form[data-kind-form]").forEach(showKindFields);
+});
+
 // The dashboard's bulk selection. Ticked rows (input[data-pick]) belong to
 // the bulk form by its id; "select all" (data-pick-all) is shown only with
 // this script. While anything is ticked, the list's htmx poll is held

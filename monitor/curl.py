@@ -219,8 +219,9 @@ class _Transfer:
         self.host = urlsplit(url).hostname or ""
         self.timeout = timeout
         self.answer_body = _CappedBuffer(MAX_ANSWER_BYTES)
-        answer_headers: dict[str, str] = {}
-        self.answer_headers = answer_headers
+        # Kept raw and read once at the end: a Python callback per header line
+        # costs more than the request when many are in flight.
+        self.answer_headers = BytesIO()
         for option, value in (
             (pycurl.URL, url),
             (pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS),
@@ -236,7 +237,7 @@ class _Transfer:
             # "Expect:" off: no 100-continue round trip before a large body.
             (pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()] + ["Expect:"]),
             (pycurl.WRITEFUNCTION, self.answer_body.write),
-            (pycurl.HEADERFUNCTION, lambda line: _header(line, answer_headers)),
+            (pycurl.HEADERFUNCTION, self.answer_headers.write),
             (pycurl.OPENSOCKETFUNCTION, self._open_socket),
         ):
             curl.setopt(option, value)
@@ -257,7 +258,7 @@ class _Transfer:
             self.sockets.clear()
         return Answer(
             status=self.curl.getinfo(pycurl.RESPONSE_CODE),
-            headers=self.answer_headers,
+            headers=_headers(self.answer_headers.getvalue()),
             body=self.answer_body.value(),
             seconds=self.curl.getinfo(pycurl.TOTAL_TIME),
         )
@@ -305,13 +306,17 @@ class _CappedBuffer:
         return self.buffer.getvalue()
 
 
-def _header(line: bytes, headers: dict[str, str]) -> None:
-    text = line.decode("iso-8859-1").strip()
-    if text.startswith("HTTP/"):
-        headers.clear()  # a 100 Continue's headers are not the answer's
-    elif ":" in text:
-        name, value = text.split(":", 1)
-        headers[name.strip().lower()] = value.strip()
+def _headers(raw: bytes) -> dict[str, str]:
+    """The last answer's headers (names in lower case) from every header line received."""
+    headers: dict[str, str] = {}
+    for line in raw.split(b"\n"):
+        text = line.decode("iso-8859-1").strip()
+        if text.startswith("HTTP/"):
+            headers.clear()  # a 100 Continue's headers are not the answer's
+        elif ":" in text:
+            name, value = text.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    return headers
 
 
 _many = _Many(MANY_AT_ONCE)

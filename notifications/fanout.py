@@ -39,6 +39,15 @@ Status = Transition.NotificationStatus
 def route_many(transition_ids: list[int]) -> None:
     """Claim, decide and route a batch of transitions; deliver what may go out now."""
     stamp = _lease_stamp()
+    with outgoing.deciding():
+        owed = _decide_and_route(transition_ids, stamp)
+    # After the commit: the rows must exist before their messages do.
+    transaction.on_commit(functools.partial(_send_routed, owed, stamp))
+
+
+def _decide_and_route(transition_ids: list[int], stamp) -> list:
+    """Policy's verdict on each claimed transition; route those that go out. Returns
+    what _send_routed() sends."""
     mine = _claim(
         Transition,
         transition_ids,
@@ -49,7 +58,7 @@ def route_many(transition_ids: list[int]) -> None:
     )
     claimed = list(Transition.objects.select_related("site", "check_result").filter(id__in=mine))
     if not claimed:
-        return
+        return []
     now = timezone.now()
     maintenance_possible = MaintenanceWindow.objects.filter(
         project_id__in={t.site.project_id for t in claimed}
@@ -72,8 +81,7 @@ def route_many(transition_ids: list[int]) -> None:
             delivery._mute(transition, token, verdict.reason)
         else:
             going_out.append(transition)
-    if going_out:
-        _route(going_out, stamp)
+    return _route(going_out, stamp) if going_out else []
 
 
 def _decide(transition: Transition, now, maintenance_possible: bool) -> policy.Verdict:
@@ -94,7 +102,7 @@ def _retry_routing_later(transition: Transition, token: int, until) -> None:
         log.exception("Could not queue the held transition %s", transition.id)
 
 
-def _route(transitions: list[Transition], stamp) -> None:
+def _route(transitions: list[Transition], stamp) -> list:
     targets = routing.channels_of_many([t.site for t in transitions])
     planned = [
         (transition, channel, rank)
@@ -127,8 +135,8 @@ def _route(transitions: list[Transition], stamp) -> None:
         queued += _made_elsewhere(planned, made)
         # Paced and disabled channels' messages go one task each (delivery).
         routing.enqueue_after_commit([notification_id for _, notification_id in sorted(queued)])
-        transaction.on_commit(functools.partial(_send_routed, mine, stamp))
     log.info("Routed %d transitions to %d messages", len(routed), len(made))
+    return mine
 
 
 def _sent_here(channel: Channel) -> bool:

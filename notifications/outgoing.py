@@ -8,6 +8,7 @@ so when a thousand monitors go down at once every monitor's first alert
 leaves before any monitor's second or third.
 """
 
+import contextlib
 import itertools
 import json
 import logging
@@ -17,6 +18,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -33,6 +35,8 @@ Outcome = NotificationAttempt.Outcome
 SENDERS = 64
 # How long a batch waits for its messages; well inside its lease (delivery.LEASE).
 SEND_WAIT = 60.0
+# How long second and third messages wait for other batches' routing, at most.
+HOLD_AT_MOST = 5.0
 
 
 @dataclass(frozen=True)
@@ -102,30 +106,63 @@ class _RankedPool:
 _pool = _RankedPool(SENDERS)
 
 
+class _Deciding:
+    """How many routing batches this process is deciding: while any is, second and
+    third messages wait, so the CPU goes to routing and first messages."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self.changed:
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.count -= 1
+                self.changed.notify_all()
+
+    def wait_until_none(self, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.count == 0, timeout=timeout)
+
+
+deciding = _Deciding()
+
+
 def send_all(outgoing: list[Outgoing]) -> list[tuple[Outgoing, Sent | TransportError, int]]:
     """Send every message; (item, Sent or error, ms) each, in the given order.
 
     A kind whose message is one POST (post_for) goes through the process's
     many-at-once sender (monitor.curl.submit), any other through a thread
-    of its own; both take the lowest rank first.
+    of its own; both take the lowest rank first. Messages of rank 1 and up
+    start once no routing batch of this process is still being decided.
     """
     deadline = time.monotonic() + SEND_WAIT
-    started = []
-    for item in outgoing:
-        transport = transports.get(item.channel.kind)
-        post_for = getattr(transport, "post_for", None)
-        if post_for is None:
-            started.append((item, None, _pool.submit(item.rank, _send_one, item)))
-            continue
-        try:
-            post = post_for(item.channel.settings, item.message)
-        except Exception as exc:
-            log.exception("Transport %s failed unexpectedly", item.channel.kind)
-            started.append((item, TransportError(f"Internal error: {exc}", permanent=False), None))
-            continue
-        future = post.start(timeout=delivery.POST_TIMEOUT, priority=item.rank)
-        started.append((item, post, future))
-    return [_outcome(item, post, future, deadline) for item, post, future in started]
+    started = [_start(item) for item in outgoing if item.rank == 0]
+    others = [item for item in outgoing if item.rank > 0]
+    if others:
+        deciding.wait_until_none(timeout=HOLD_AT_MOST)
+        started += [_start(item) for item in others]
+    finished = {id(item): _outcome(item, post, future, deadline) for item, post, future in started}
+    return [finished[id(item)] for item in outgoing]
+
+
+def _start(item: Outgoing) -> tuple[Outgoing, Any, Future | None]:
+    """(item, its Post, the Future of its answer); (item, None, Future of the whole
+    result) for a kind sent from a thread; (item, the error, None) if it cannot start."""
+    post_for = getattr(transports.get(item.channel.kind), "post_for", None)
+    if post_for is None:
+        return item, None, _pool.submit(item.rank, _send_one, item)
+    try:
+        post = post_for(item.channel.settings, item.message)
+    except Exception as exc:
+        log.exception("Transport %s failed unexpectedly", item.channel.kind)
+        return item, TransportError(f"Internal error: {exc}", permanent=False), None
+    return item, post, post.start(timeout=delivery.POST_TIMEOUT, priority=item.rank)
 
 
 def _outcome(item: Outgoing, post, future: Future | None, deadline: float):

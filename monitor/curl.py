@@ -10,6 +10,7 @@ that trickles its answer cannot hold a worker. Like healthchecks' hc/lib/curl.py
 
 import errno
 import itertools
+import os
 import queue
 import socket
 import threading
@@ -119,12 +120,16 @@ class _Many:
         self.order = itertools.count()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
+        self.pid = 0
 
     def submit(self, priority: int, request: tuple, future: Future) -> None:
         self.queue.put((priority, next(self.order), request, future))
-        if self.thread is None:  # started on first use, in the process that sends
+        # Started on first use in the process that sends (a forked child has
+        # the attribute but not the thread).
+        if self.thread is None or self.pid != os.getpid():
             with self.lock:
-                if self.thread is None:
+                if self.thread is None or self.pid != os.getpid():
+                    self.pid = os.getpid()
                     self.thread = threading.Thread(target=self._run, name="curl-many", daemon=True)
                     self.thread.start()
 

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -73,6 +74,7 @@ class _RankedPool:
         self.order = itertools.count()
         self.lock = threading.Lock()
         self.threads: list[threading.Thread] = []
+        self.pid = 0
 
     def submit(self, rank: int, fn, item) -> Future:
         future: Future = Future()
@@ -81,10 +83,13 @@ class _RankedPool:
         return future
 
     def _start(self) -> None:
-        # Started on first use, in the process that sends (not before a fork).
-        if len(self.threads) == self.size:
+        # Started on first use in the process that sends (a forked child has
+        # the list but not the threads).
+        if len(self.threads) == self.size and self.pid == os.getpid():
             return
         with self.lock:
+            if self.pid != os.getpid():
+                self.pid, self.threads = os.getpid(), []
             while len(self.threads) < self.size:
                 thread = threading.Thread(
                     target=self._run, name=f"notify-{len(self.threads)}", daemon=True

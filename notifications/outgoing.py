@@ -2,10 +2,12 @@
 recording the results together.
 
 The caller holds the lease on every row it passes (notifications.fanout):
-the message is built, the channel known. Requests wait on the network, so
-they go out from a pool of threads; the pool takes the lowest `rank` first,
-so when a thousand monitors go down at once every monitor's first alert
-leaves before any monitor's second or third.
+the message is built, the channel known. A kind whose message is one POST
+(a webhook) goes out from the process's many-at-once sender (one thread
+driving libcurl, monitor.curl.submit), any other kind from a pool of
+threads. Both take the lowest `rank` first, so when a thousand monitors go
+down at once every monitor's first alert leaves before any monitor's second
+or third.
 """
 
 import contextlib

@@ -7,7 +7,7 @@ PORT   ?= 8000
 # by default; PROCFILE=Procfile runs production's web, worker and beat.
 PROCFILE ?= Procfile.run
 
-.PHONY: run test test-service test-browser install migrate lint format bench bench-quick bench-small clean
+.PHONY: run probe test test-service test-browser install migrate lint format bench bench-quick bench-small clean
 
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
@@ -48,6 +48,14 @@ run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo "Uptime on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
 	exec $(BIN)/python -c "$$HONCHO_RUN" --procfile $(PROCFILE) start --port $(PORT)
+
+# A location's probe process (README, "Locations"): needs UPTIME_LOCATION,
+# UPTIME_LOCATION_TOKEN and CELERY_BROKER_URL, and no database.
+probe: install
+	@test -n "$$UPTIME_LOCATION" -a "$$UPTIME_LOCATION" != default || \
+		{ echo "Set UPTIME_LOCATION (and UPTIME_LOCATION_TOKEN, CELERY_BROKER_URL)."; exit 2; }
+	exec $(BIN)/celery --app uptime worker --pool threads --concurrency $${UPTIME_PROBE_THREADS:-8} \
+		--without-gossip --without-mingle --without-heartbeat --loglevel INFO
 
 test: install
 	$(BIN)/pytest -m "not service and not browser"

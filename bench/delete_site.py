@@ -56,10 +56,12 @@ ORDER BY n, s.id
 """
 _TRANSITIONS_SQL = """
 INSERT INTO monitor_transition
-    (site_id, check_result_id, from_status, to_status, created_at,
-     notification_status, notified_at, notify_attempts)
-SELECT site_id, id, 'up', 'down', checked_at, 'sent', checked_at, 1
-FROM monitor_check WHERE NOT up ORDER BY id
+    (site_id, checked_at, status_code, response_ms, error_kind, error_message,
+     from_status, to_status, created_at, notification_status, notified_at, notify_attempts,
+     locations, regional)
+SELECT site_id, checked_at, status_code, response_ms, error_kind, error_message,
+       'up', 'down', checked_at, 'sent', checked_at, 1, '', false
+FROM monitor_check WHERE NOT up ORDER BY checked_at, site_id
 """
 _ATTEMPTS_SQL = """
 INSERT INTO notifications_notificationattempt
@@ -107,10 +109,13 @@ def load(n_sites: int, n_checks: int) -> list[int]:
 
     from monitor.history import add_to_rollups
     from sites.models import Site
+    from teams.models import Project
 
     call_command("migrate", verbosity=0, interactive=False)
+    project = Project.objects.create(name="delete a site")
     Site.objects.bulk_create(
-        Site(url=f"https://site-{n:03d}.example.invalid/", name=f"Site {n}") for n in range(n_sites)
+        Site(project=project, url=f"https://site-{n:03d}.example.invalid/", name=f"Site {n}")
+        for n in range(n_sites)
     )
     site_ids = list(Site.objects.order_by("id").values_list("id", flat=True))
     start = datetime.now(UTC) - timedelta(seconds=10 * n_checks)

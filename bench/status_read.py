@@ -289,18 +289,19 @@ def create_dashboard_history() -> None:
             WHERE s.last_checked_at IS NOT NULL
         """)
         columns = "(site_id, from_status, to_status, created_at, notification_status, "
-        columns += "notify_attempts)"
+        columns += "notify_attempts, locations, regional, error_kind, error_message)"
         cursor.execute(f"""
             INSERT INTO {transitions} {columns}
             SELECT s.id, 'up', 'down', now() - (30 + s.id * 7 % 1380) * interval '1 minute',
-                   'sent', 1
+                   'sent', 1, '', false, '', ''
             FROM {sites} AS s WHERE s.id % 10 = 0 AND s.last_checked_at IS NOT NULL
             UNION ALL
             SELECT s.id, 'down', 'up',
-                   now() - (30 + s.id * 7 % 1380 - 2 - s.id % 20) * interval '1 minute', 'sent', 1
+                   now() - (30 + s.id * 7 % 1380 - 2 - s.id % 20) * interval '1 minute', 'sent', 1,
+                   '', false, '', ''
             FROM {sites} AS s WHERE s.id % 10 = 0 AND s.last_checked_at IS NOT NULL
             UNION ALL
-            SELECT s.id, 'up', 'down', s.status_changed_at, 'sent', 1
+            SELECT s.id, 'up', 'down', s.status_changed_at, 'sent', 1, '', false, '', ''
             FROM {sites} AS s WHERE s.status = 'down'
         """)
         cursor.execute(f"""

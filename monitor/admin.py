@@ -1,8 +1,11 @@
-"""Admin for check results and status changes: read-only records of what happened.
+"""Admin for status changes and rollups: read-only records of what happened.
 
-Delete stays allowed (to superusers, by the usual permissions): cleaning up old
-checks is legitimate. Deleting a site takes its checks and transitions with it
-whatever these permissions say (sites.services.site_delete, in SQL).
+Checks have no admin of their own: Django 5.2's admin refuses models with a
+composite primary key. A site's admin page shows its recent checks.
+
+Delete stays allowed (to superusers, by the usual permissions). Deleting a
+site takes its checks and transitions with it whatever these permissions say
+(sites.services.site_delete, in SQL).
 """
 
 from django import forms
@@ -11,7 +14,6 @@ from django.http import HttpRequest
 
 from monitor.maintenance import sites_errors
 from monitor.models import (
-    Check,
     CheckRollup,
     ConnectivityIncident,
     MaintenanceWindow,
@@ -29,28 +31,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Check)
-class CheckAdmin(ReadOnlyAdmin):
-    list_display = (
-        "site",
-        "checked_at",
-        "up",
-        "status_code",
-        "response_ms",
-        "error_kind",
-        "error_message",
-    )
-    # Lists sites from the sites table; RelatedOnly would scan checks for DISTINCT site_id.
-    list_filter = ("up", "error_kind", ("checked_at", admin.DateFieldListFilter), "site")
-    # Newest first by primary key (ids rise with time): no sort of the
-    # whole table, and no date drill-down, which scans it for distinct dates.
-    ordering = ("-id",)
-    list_select_related = ("site",)
-    raw_id_fields = ("site",)
-    # Counting every row of the largest table on each page view is the slow part.
-    show_full_result_count = False
-
-
 @admin.register(Transition)
 class TransitionAdmin(ReadOnlyAdmin):
     list_display = (
@@ -65,7 +45,7 @@ class TransitionAdmin(ReadOnlyAdmin):
     list_filter = ("to_status", "notification_status", "site")
     date_hierarchy = "created_at"
     list_select_related = ("site",)
-    raw_id_fields = ("site", "check_result")
+    raw_id_fields = ("site",)
 
 
 @admin.register(CheckRollup)

@@ -153,8 +153,7 @@ def _judge_down(transition: Transition, now: datetime) -> Verdict:
 
 def _judge_up(transition: Transition, now: datetime) -> Verdict:
     down = (
-        Transition.objects.select_related("check_result")
-        .filter(
+        Transition.objects.filter(
             site_id=transition.site_id,
             to_status=Site.Status.DOWN,
             created_at__lte=transition.created_at,

@@ -287,33 +287,62 @@ def _delete_in_batches(
     writers in: on SQLite the pruner holds the one write lock while it works.
     """
     q = connection.ops.quote_name
-    table, pk = q(model._meta.db_table), q(model._meta.pk.column)
+    table = q(model._meta.db_table)
     column = q(model._meta.get_field(time_field).column)
-    # Names come from _meta, quoted; values are parameters.
-    # No ORDER BY: every row before the cutoff goes, in whatever order the
-    # index (a BRIN on PostgreSQL) finds them, without sorting them all first.
-    select = f"SELECT {pk} FROM {table} WHERE {column} < %s LIMIT %s"  # noqa: S608
     cutoff = connection.ops.adapt_datetimefield_value(older_than)
     references = _set_null_references(model)
     deadline = time.monotonic() + time_budget
     deleted = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(select, [cutoff, batch_size])
-            ids = [row[0] for row in cursor.fetchall()]
-            if ids:
-                in_ids, param = _in_ids()
-                for ref_table, ref_column in references:
-                    cursor.execute(
-                        f"UPDATE {ref_table} SET {ref_column} = NULL WHERE {ref_column} {in_ids}",  # noqa: S608
-                        [param(ids)],
-                    )
-                delete = f"DELETE FROM {table} WHERE {pk} {in_ids}"  # noqa: S608
-                cursor.execute(delete, [param(ids)])
-        deleted += len(ids)
-        if len(ids) < batch_size or time.monotonic() >= deadline:
+            if references:
+                count = _delete_batch_by_id(cursor, model, column, cutoff, batch_size, references)
+            else:
+                count = _delete_batch(cursor, table, column, cutoff, batch_size)
+        deleted += count
+        if count < batch_size or time.monotonic() >= deadline:
             return deleted
         time.sleep(pause)
+
+
+def _delete_batch(cursor, table: str, column: str, cutoff, batch_size: int) -> int:
+    """Delete up to batch_size rows before cutoff, named by their address
+    (ctid, rowid): Check's key has no single column to name them by.
+
+    Names come from _meta, quoted; values are parameters. No ORDER BY: every
+    row before the cutoff goes, in whatever order the index (a BRIN on
+    PostgreSQL) finds them, without sorting them all first.
+    """
+    if connection.vendor == "postgresql":
+        sql = (
+            f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("  # noqa: S608
+            f"SELECT ctid FROM {table} WHERE {column} < %s LIMIT %s))"
+        )
+    else:
+        sql = (
+            f"DELETE FROM {table} WHERE rowid IN ("  # noqa: S608
+            f"SELECT rowid FROM {table} WHERE {column} < %s LIMIT %s)"
+        )
+    cursor.execute(sql, [cutoff, batch_size])
+    return cursor.rowcount
+
+
+def _delete_batch_by_id(cursor, model, column: str, cutoff, batch_size: int, references) -> int:
+    """As _delete_batch, nulling the references to each row first."""
+    q = connection.ops.quote_name
+    table, pk = q(model._meta.db_table), q(model._meta.pk.column)
+    select = f"SELECT {pk} FROM {table} WHERE {column} < %s LIMIT %s"  # noqa: S608
+    cursor.execute(select, [cutoff, batch_size])
+    ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        in_ids, param = _in_ids()
+        for ref_table, ref_column in references:
+            cursor.execute(
+                f"UPDATE {ref_table} SET {ref_column} = NULL WHERE {ref_column} {in_ids}",  # noqa: S608
+                [param(ids)],
+            )
+        cursor.execute(f"DELETE FROM {table} WHERE {pk} {in_ids}", [param(ids)])  # noqa: S608
+    return len(ids)
 
 
 def _set_null_references(model: type[models.Model]) -> list[tuple[str, str]]:

@@ -57,7 +57,7 @@ def incident_list(
     """The site's incidents, newest first, and whether older ones are left."""
     downs = list(
         Transition.objects.filter(site=site, to_status=Site.Status.DOWN)
-        .select_related("check_result", "acknowledgement")
+        .select_related("acknowledgement")
         .order_by("-created_at", "-id")[offset : offset + limit + 1]
     )
     more = len(downs) > limit
@@ -137,7 +137,6 @@ def _ends(site: Site, downs: list[Transition]) -> dict[int, datetime]:
 
 
 def _reason(down: Transition) -> str:
-    # check_result has no database constraint: an id the pruner missed joins to nothing.
     check = down.check_result
     return (check.reason if check is not None else "") or NO_REASON
 

@@ -1,3 +1,6 @@
+import heapq
+import itertools
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -7,31 +10,138 @@ from monitor.probe import ErrorKind
 from sites.models import Site
 
 
-class Check(models.Model):
-    """One probe of one site: what happened and how long it took."""
+class Location(models.Model):
+    """A place checks are made from: a probe process started with
+    UPTIME_LOCATION=<name> consumes this location's queue (monitor.locations).
 
-    # No index of its own: check_site_recent_idx starts with site_id.
+    The first location, "default", is the central workers themselves (they
+    have the database). Any other location is a probe without database
+    credentials: it probes what its queue asks and sends the results back,
+    signed with its token, for the central side to record.
+    """
+
+    id = models.SmallAutoField(primary_key=True)
+    name = models.SlugField(max_length=32, unique=True)
+    label = models.CharField(
+        max_length=100, blank=True, help_text="Shown on pages, e.g. Frankfurt."
+    )
+    # Off: no checks are sent there and its votes do not count.
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Bumped to revoke a location's token (monitor.locations.location_token).
+    token_version = models.PositiveSmallIntegerField(default=1, editable=False)
+    # Its probe process's last heartbeat; stale after UPTIME_LOCATION_STALE_AFTER.
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    hostname = models.CharField(max_length=255, blank=True, editable=False)
+    # Set while this location's own network looks down (most of what it
+    # checked failed at the network level): its votes do not count.
+    network_down_since = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
+DEFAULT_LOCATION_ID = 1
+
+
+class SiteLocation(models.Model):
+    """A site as one location sees it, when more than one location checks it.
+
+    Confirmation runs per location (failure_threshold failures in a row from
+    here); the site's own status is then decided from these by quorum
+    (monitor.quorum).
+    """
+
+    # Cascaded by the database, like Check.site.
+    site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, related_name="location_states")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=8, choices=Site.Status.choices, default=Site.Status.UNKNOWN
+    )
+    # The dispatcher's claim this location last reported for: a result with
+    # the same or an older claim is a duplicate (a redelivered message).
+    last_claim = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_response_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error_kind = models.CharField(max_length=32, blank=True)
+    last_error_message = models.CharField(max_length=300, blank=True)
+    failures_in_a_row = models.PositiveIntegerField(default=0)
+    successes_in_a_row = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["site_id", "location_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "location"], name="site_location_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} from {self.location_id}: {self.status}"
+
+
+class SiteIdField(models.ForeignKey):
+    """A foreign key to Site stored as a 4-byte integer (Site.id is 8 bytes).
+
+    Sites number in the thousands, far below 2**31; the 4 bytes saved put
+    Check's columns in 24 bytes and its primary key in 16 (see Check).
+    PostgreSQL compares int4 with int8 in the same index operator family, so
+    the constraint and its ON DELETE CASCADE still use the key's index.
+    """
+
+    def db_type(self, connection) -> str:
+        return models.IntegerField().db_type(connection)
+
+
+class Check(models.Model):
+    """One probe of one site from one location: what happened and how long it took.
+
+    The largest table by far, so each byte counts (README, "History"): no
+    id, as the key identifies a check, and the columns widest first so
+    PostgreSQL pads none. A row is a 24-byte header (its null bitmap fits
+    while there are at most eight columns) and 23 bytes of data (an empty
+    string takes 1), 52 bytes with its line pointer; a key entry is 28.
+    """
+
+    # A site's checks by time (Check.latest_of, charts, the site pages);
+    # int4 + int2 + timestamptz pack into a 16-byte key. A site's checks
+    # from one location arrive in time order, so once a leaf page holds one
+    # site's tail, nbtree splits it after the newest entry and leaves it full.
+    pk = models.CompositePrimaryKey("site_id", "location_id", "checked_at")
+    checked_at = models.DateTimeField(default=timezone.now)
     # DO_NOTHING here, ON DELETE CASCADE in the database (see sites.services.site_delete):
     # Django's own cascade would load every check of a site to delete it.
-    site = models.ForeignKey(
-        Site, on_delete=models.DO_NOTHING, related_name="checks", db_index=False
-    )
-    checked_at = models.DateTimeField(default=timezone.now)
-    up = models.BooleanField()
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    site = SiteIdField(Site, on_delete=models.DO_NOTHING, related_name="checks", db_index=False)
     response_ms = models.PositiveIntegerField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Where the check was made from. No constraint: a location is never
+    # deleted while checks name it (it is disabled instead).
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        default=DEFAULT_LOCATION_ID,
+        db_default=DEFAULT_LOCATION_ID,
+    )
+    up = models.BooleanField()
     error_kind = models.CharField(max_length=32, choices=ErrorKind.choices, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
 
     class Meta:
-        ordering = ["-checked_at", "-id"]
-        indexes = [
-            # A site's recent checks (detail pages, the admin, pruning by age).
-            models.Index(fields=["site", "-checked_at"], name="check_site_recent_idx"),
-            # Pruning by age uses an index on checked_at that migration 0004
-            # makes per database: BRIN on PostgreSQL (checks arrive in time
-            # order, so a few kilobytes cover millions of rows), b-tree on SQLite.
-        ]
+        ordering = ["-checked_at"]
+        # No other index: the primary key serves a site's recent checks, and
+        # pruning by age uses an index on checked_at that migrations 0004
+        # and 0016 make per database: BRIN on PostgreSQL (checks arrive in
+        # time order, so a few kilobytes cover millions of rows), b-tree on SQLite.
 
     def __str__(self) -> str:
         return (
@@ -43,6 +153,23 @@ class Check(models.Model):
         if self.up:
             return ""
         return self.error_message or self.get_error_kind_display()
+
+    @classmethod
+    def latest_of(cls, site_id: int, limit: int) -> list["Check"]:
+        """A site's latest checks from every location, newest first.
+
+        One query per location, each reading the key's index backwards from
+        its newest check: with location before checked_at in the key, one
+        query ordered by time would read and sort every check of the site.
+        """
+        per_location = [
+            cls.objects.filter(site_id=site_id, location_id=location_id).order_by("-checked_at")[
+                :limit
+            ]
+            for location_id in Location.objects.values_list("id", flat=True)
+        ]
+        newest_first = heapq.merge(*per_location, key=lambda c: c.checked_at, reverse=True)
+        return list(itertools.islice(newest_first, limit))
 
 
 class Transition(models.Model):
@@ -66,21 +193,23 @@ class Transition(models.Model):
 
     # Cascaded by the database, like Check.site.
     site = models.ForeignKey(Site, on_delete=models.DO_NOTHING, related_name="transitions")
-    # No constraint in the database: PostgreSQL runs a constraint's trigger
-    # once per deleted check, which made deleting a month of checks ten times
-    # slower. What deletes checks nulls this itself (Django's SET_NULL, the
-    # pruner by hand), and a site's delete takes its transitions too.
-    check_result = models.ForeignKey(
-        Check,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-    )
+    # The check that caused it, as facts rather than a foreign key: Django
+    # 5.2 cannot point one at Check's composite key, transitions are few,
+    # and the facts outlive the check's pruning. Empty for a change no check
+    # caused. Read them as `check_result`.
+    checked_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    error_kind = models.CharField(max_length=32, choices=ErrorKind.choices, blank=True)
+    error_message = models.CharField(max_length=300, blank=True)
     from_status = models.CharField(max_length=8, choices=Site.Status.choices)
     to_status = models.CharField(max_length=8, choices=Site.Status.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    # Checked from several locations: the names of those that saw it fail
+    # (comma-separated), and whether only a minority did (a regional problem:
+    # the site is degraded, and the alert is muted unless the owner asked).
+    locations = models.CharField(max_length=200, blank=True)
+    regional = models.BooleanField(default=False)
 
     notification_status = models.CharField(
         max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
@@ -108,6 +237,31 @@ class Transition(models.Model):
     @property
     def is_down(self) -> bool:
         return self.to_status == Site.Status.DOWN
+
+    @property
+    def check_result(self) -> Check | None:
+        """The check that caused this change, rebuilt (unsaved) from the facts kept here."""
+        if self.checked_at is None:
+            return None
+        return Check(
+            site_id=self.site_id,
+            checked_at=self.checked_at,
+            # A change to down was a failure; to up or degraded, a success.
+            up=not self.is_down,
+            status_code=self.status_code,
+            response_ms=self.response_ms,
+            error_kind=self.error_kind,
+            error_message=self.error_message,
+        )
+
+    @check_result.setter
+    def check_result(self, check: Check | None) -> None:
+        """Keep the facts of `check` (Transition(check_result=check) works as before)."""
+        self.checked_at = check.checked_at if check else None
+        self.status_code = check.status_code if check else None
+        self.response_ms = check.response_ms if check else None
+        self.error_kind = check.error_kind if check else ""
+        self.error_message = check.error_message if check else ""
 
 
 class MonitoringGap(models.Model):

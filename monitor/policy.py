@@ -15,7 +15,11 @@ Deciding what counts happens in two places, each once:
      how many monitors depend on it. While the parent is failing but not yet
      confirmed down, the child's alert waits for the parent's next check.
      A "back up" whose "down" was muted is muted too.
-  3. Uptime's own network (monitor.connectivity): a network-level failure
+  3. Regional problems (monitor.quorum): a change caused by a failure seen
+     from a minority of the site's locations (up to degraded, and back) is
+     muted unless the site's owner asked to be told (notify_regional). A
+     partial recovery from down is not muted: it answers an alert that went out.
+  4. Uptime's own network (monitor.connectivity): a network-level failure
      waits a settle period and is withheld if most sites failed at once.
 
 A verdict is DELIVER, HOLD (until a time), WITHHOLD (the connectivity
@@ -50,7 +54,7 @@ class Verdict:
 
 def decide(transition: Transition, *, now: datetime) -> Verdict:
     """What to do with a pending transition's alert now."""
-    for rule in (_maintenance, _dependency):
+    for rule in (_maintenance, _dependency, _regional):
         verdict = rule(transition)
         if verdict is not None:
             return verdict
@@ -67,6 +71,31 @@ def _maintenance(transition: Transition) -> Verdict | None:
     if transition.site_id in in_maintenance([transition.site_id], transition.created_at):
         return Verdict(MUTE, reason="Muted: the monitor was in a maintenance window")
     return None
+
+
+def _regional(transition: Transition) -> Verdict | None:
+    if transition.site.notify_regional or transition.from_status == Site.Status.DOWN:
+        return None
+    if transition.regional:
+        where = transition.locations.replace(",", ", ")
+        return Verdict(MUTE, reason=f"Muted: a regional problem (seen down from {where} only)")
+    ended = (
+        transition.from_status == Site.Status.DEGRADED and transition.to_status == Site.Status.UP
+    )
+    if ended and _previous_regional(transition):
+        return Verdict(MUTE, reason="Muted: the end of a regional problem")
+    return None
+
+
+def _previous_regional(transition: Transition) -> bool:
+    """The change that made the site degraded was a regional problem."""
+    return bool(
+        Transition.objects.filter(site_id=transition.site_id, created_at__lte=transition.created_at)
+        .exclude(id=transition.id)
+        .order_by("-created_at", "-id")
+        .values_list("regional", flat=True)
+        .first()
+    )
 
 
 def _dependency(transition: Transition) -> Verdict | None:

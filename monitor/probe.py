@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import certifi
 import pycurl
+from django.conf import settings
 from django.utils import timezone
 
 from monitor.errors import DEGRADED_KINDS, ErrorKind
@@ -100,6 +101,8 @@ class ProbeResult:
     site_id: int | None = None
     # When the TLS certificate the check saw expires (https, tls).
     cert_expires_at: datetime | None = None
+    # Where it was checked from (monitor.models.Location; 1 is the central side).
+    location_id: int = 1
 
     @property
     def reason(self) -> str:
@@ -362,6 +365,8 @@ class _Transfer:
             return pycurl.SOCKET_BAD
         sock = socket.socket(family, socktype, protocol)
         self.sockets.append(sock)
+        if not _bind_source(sock, family):
+            return pycurl.SOCKET_BAD  # libcurl reports it as a failed connect
         return sock
 
     def _host(self) -> str:
@@ -530,6 +535,21 @@ class _TlsSessions:
 
 
 _SESSIONS = _TlsSessions()
+
+
+def _bind_source(sock: socket.socket, family: int) -> bool:
+    """Send from UPTIME_SOURCE_ADDRESS when one is set (a location's own
+    address; the tests give each location a loopback address of its own).
+    False when this machine cannot send from it: the check fails at the
+    network level, as it would with no route."""
+    source = settings.UPTIME_SOURCE_ADDRESS
+    if not source or (":" in source) != (family == socket.AF_INET6):
+        return True
+    try:
+        sock.bind((source, 0))
+    except OSError:
+        return False
+    return True
 
 
 def _curl_url(target: Target) -> str:

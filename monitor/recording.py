@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
+from monitor import located
 from monitor.history import add_to_rollups
-from monitor.models import Check, MonitoringGap, Transition
+from monitor.models import DEFAULT_LOCATION_ID, Check, MonitoringGap, Transition
 from monitor.pgarrays import array_literal, int_array_literal
 from monitor.probe import ProbeResult
 from monitor.signals import site_status_changed, transitions_committed
@@ -50,6 +51,7 @@ CHECK_COLUMNS = [
     "response_ms",
     "error_kind",
     "error_message",
+    "location_id",
 ]
 
 
@@ -73,6 +75,7 @@ class SiteState:
     cert_expires_at: datetime | None = None
     resumed_at: datetime | None = None
     kind: str = "http"
+    quorum: int | None = None
     last_result: ProbeResult | None = None
     gap: tuple[datetime, datetime] | None = None
 
@@ -81,7 +84,7 @@ class SiteState:
 STATE_COLUMNS = (
     "id, status, last_checked_at, status_changed_at, claimed_at, failures_in_a_row, "
     "successes_in_a_row, failure_threshold, success_threshold, interval, retry_interval, "
-    "timeout, next_check_at, cert_expires_at, resumed_at, kind"
+    "timeout, next_check_at, cert_expires_at, resumed_at, kind, quorum"
 )
 
 
@@ -111,17 +114,37 @@ def record_results(
         # cannot deadlock. (SQLite has no row locks; there the IMMEDIATE
         # transaction serialises writers instead.)
         states = store.lock_states({r.site_id for r in results})
+        # Sites checked from several locations keep a claim per location
+        # (monitor.located); the others are owed a result only while they
+        # hold this claim.
+        several = located.plan(set(states)) if states else None
         if claim is not None:
-            states = {i: s for i, s in states.items() if s.claimed_at == claim}
+            states = {
+                i: s for i, s in states.items() if s.claimed_at == claim or i in several.several
+            }
         kept = [r for r in results if r.site_id in states]  # a site deleted or re-claimed
         if len(kept) < len(results):
             log.info("dropped %d result(s) not (or no longer) owed", len(results) - len(kept))
         causes = []  # (result, from_status, to_status) for each transition
-        for result in kept:
+        extras = []  # the fields a transition decided by several locations adds
+        from_one = [r for r in kept if several is None or r.site_id not in several.several]
+        for result in from_one:
             change = apply_result(states[result.site_id], result)
             if change is not None:
                 causes.append((result, *change))
+                extras.append(_seen_from(result, several))
+        if len(from_one) < len(kept):
+            from_several, decided = located.record(
+                [r for r in kept if r.site_id in several.several], states, several, claim=claim
+            )
+            kept = from_one + from_several
+            for result, old, new, extra in decided:
+                causes.append((result, old, new))
+                extras.append(extra)
         transitions = store.insert_checks(kept, causes)
+        for transition, extra in zip(transitions, extras, strict=True):
+            for field, value in extra.items():
+                setattr(transition, field, value)
         add_to_rollups((r.site_id, r.checked_at, r.up, r.response_ms) for r in kept)
         moved = [s for s in states.values() if s.last_result is not None]
         store.save_states(moved, release_claims=claim is not None)
@@ -133,6 +156,15 @@ def record_results(
         Transition.objects.bulk_create(transitions)
         transaction.on_commit(lambda: announce(transitions))
     return transitions
+
+
+def _seen_from(result: ProbeResult, plan: "located.Plan | None") -> dict:
+    """A transition from one remote location names it (the central side goes unnamed)."""
+    if result.up or plan is None or result.location_id not in plan.locations:
+        return {}
+    if result.location_id == DEFAULT_LOCATION_ID:
+        return {}
+    return {"locations": plan.locations[result.location_id].name}
 
 
 def _skip_refused(refused: list[ProbeResult], *, claim: datetime | None) -> None:
@@ -271,6 +303,7 @@ def _check_row(result: ProbeResult) -> tuple:
         result.response_ms,
         result.error_kind,
         result.error_message,
+        result.location_id,
     )
 
 
@@ -364,21 +397,17 @@ class _PostgresStore:
             return {row[0]: SiteState(*row) for row in cursor.fetchall()}
 
     def insert_checks(self, results: list[ProbeResult], causes) -> list[Transition]:
-        causing = {id(c[0]) for c in causes}
-        # The few checks that caused a transition need their ids: INSERT …
-        # RETURNING. All the others go in with COPY, the fastest path there is.
-        plain = [r for r in results if id(r) not in causing]
-        if plain:
-            with connection.cursor() as cursor:
-                copy_sql = f"COPY monitor_check ({', '.join(CHECK_COLUMNS)}) FROM STDIN"
-                with cursor.cursor.copy(copy_sql) as copy:
-                    for r in plain:
-                        copy.write_row(_check_row(r))
+        # COPY, the fastest path there is. A transition keeps its check's
+        # facts, not a reference to the row, so none needs reading back.
+        with connection.cursor() as cursor:
+            copy_sql = f"COPY monitor_check ({', '.join(CHECK_COLUMNS)}) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
+                for r in results:
+                    copy.write_row(_check_row(r))
         if not causes:
             return []
-        checks = Check.objects.bulk_create(_check_from(c[0]) for c in causes)
         sites = Site.objects.in_bulk({c[0].site_id for c in causes})
-        return _transitions_for(causes, checks, sites)
+        return _transitions_for(causes, [_check_from(c[0]) for c in causes], sites)
 
     def save_states(self, states: list[SiteState], *, release_claims: bool) -> None:
         if not states:

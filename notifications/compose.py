@@ -104,6 +104,10 @@ def transition_message(
         fields["happened_at"] = at
         if check is not None:
             fields["reason"] = check.reason or ""
+    if transition.locations and fields.get("reason") is not None:
+        # Checked from several places: say which saw it fail.
+        where = transition.locations.replace(",", ", ")
+        fields["reason"] = f"{fields['reason']} (seen from {where})"
     if event in (messages.DOWN, messages.REMINDER, messages.ESCALATION):
         fields["ack_link"] = _ack_link(transition)
     if event == messages.UP or (

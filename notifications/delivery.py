@@ -94,9 +94,7 @@ def deliver_transition(transition_id: int, *, lease_token: int | None = None) ->
     if not claim_transition(transition_id, lease_token=lease_token):
         # Someone else holds the lease, or it is routed, muted or failed already.
         return Delivery(NOT_CLAIMED)
-    transition = (
-        Transition.objects.select_related("site", "check_result").filter(id=transition_id).first()
-    )
+    transition = Transition.objects.select_related("site").filter(id=transition_id).first()
     if transition is None:  # its site was deleted just now
         return Delivery(NOT_CLAIMED)
     token = transition.notify_attempts
@@ -227,9 +225,7 @@ def deliver_notification(notification_id: int, *, lease_token: int | None = None
     if not claim_notification(notification_id, lease_token=lease_token):
         return Delivery(NOT_CLAIMED)
     notification = (
-        Notification.objects.select_related(
-            "channel", "transition__site", "transition__check_result"
-        )
+        Notification.objects.select_related("channel", "transition__site")
         .filter(id=notification_id)
         .first()
     )

@@ -56,7 +56,7 @@ def _decide_and_route(transition_ids: list[int], stamp) -> list:
         attempts="notify_attempts",
         until=stamp,
     )
-    claimed = list(Transition.objects.select_related("site", "check_result").filter(id__in=mine))
+    claimed = list(Transition.objects.select_related("site").filter(id__in=mine))
     if not claimed:
         return []
     now = timezone.now()
@@ -243,9 +243,7 @@ def deliver_many(notification_ids: list[int]) -> None:
         until=stamp,
     )
     claimed = list(
-        Notification.objects.select_related(
-            "channel", "transition__site", "transition__check_result"
-        ).filter(id__in=mine)
+        Notification.objects.select_related("channel", "transition__site").filter(id__in=mine)
     )
     ready = []
     for notification in claimed:

@@ -7,13 +7,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.http import urlencode
 
 from monitor import kinds
 from monitor.checking import check_sites
+from monitor.models import Check
 from sites.models import Site
 from sites.services import EDITABLE_FIELDS, site_create, site_delete, site_update
 
@@ -212,7 +211,7 @@ class SiteAdmin(admin.ModelAdmin):
 
     @admin.display(description="Recent checks")
     def recent_checks(self, site: Site) -> str:
-        checks = site.checks.all()[:RECENT_CHECKS]
+        checks = Check.latest_of(site.id, RECENT_CHECKS)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -227,16 +226,10 @@ class SiteAdmin(admin.ModelAdmin):
                 for c in checks
             ),
         )
-        link = (
-            reverse("admin:monitor_check_changelist")
-            + "?"
-            + urlencode({"site__id__exact": site.id})
-        )
         return format_html(
             "<table><tr><th>Checked at</th><th>Result</th><th>Status</th><th>Time</th>"
-            '<th>Reason</th></tr>{}</table><p><a href="{}">All checks of this site</a></p>',
+            "<th>Reason</th></tr>{}</table>",
             rows or format_html('<tr><td colspan="5">{}</td></tr>', "No checks yet."),
-            link,
         )
 
     def save_model(self, request: HttpRequest, obj: Site, form, change: bool) -> None:

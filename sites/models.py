@@ -117,6 +117,16 @@ class Site(models.Model):
     # Badges (/badge/<badge_key>/status.svg) are public: an unguessable key, not the id.
     badge_key = models.CharField(max_length=32, unique=True, default=new_badge_key, editable=False)
     tags = models.ManyToManyField(Tag, blank=True, related_name="sites")
+    # Where it is checked from: none chosen means every enabled location.
+    locations = models.ManyToManyField("monitor.Location", blank=True, related_name="sites")
+    # How many of the voting locations must see it down for it to be down;
+    # empty means a majority of them (monitor.quorum).
+    quorum = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(64)]
+    )
+    # A failure seen from a minority of locations is a regional problem: the
+    # site is shown degraded and nobody is alerted, unless this is on.
+    notify_regional = models.BooleanField(default=False)
 
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.UNKNOWN)
     last_checked_at = models.DateTimeField(null=True, blank=True)

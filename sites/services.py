@@ -20,6 +20,7 @@ from monitor.models import (
     IncidentNote,
     MaintenanceWindow,
     MonitoringGap,
+    SiteLocation,
     Transition,
 )
 from notifications.models import Channel, NotificationAttempt
@@ -377,7 +378,9 @@ def _history_deletes() -> list[str]:
         for model in (
             MaintenanceWindow.sites.through,
             IncidentNote,
+            SiteLocation,
             Site.tags.through,
+            Site.locations.through,
             StatusPageMonitor,
             StatusIncident.sites.through,
         )

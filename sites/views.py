@@ -33,6 +33,7 @@ from accounts.adapter import LOCKOUT
 from accounts.limits import attempt_key, failure_counted, lockout_message, seconds_locked_out
 from monitor.checking import check_site_now
 from monitor.maintenance import in_maintenance
+from monitor.models import Check
 from notifications import acks
 from notifications.selectors import delivery_rows, disabled_channels
 from sites import dashboard as listing
@@ -242,7 +243,7 @@ def _site_detail_context(request: HttpRequest, site: Site) -> dict:
         "site": site,
         "incident": incident,
         "acknowledgement": acks.acknowledgement_of(incident),
-        "checks": site.checks.all()[:RECENT_CHECKS],
+        "checks": Check.latest_of(site.id, RECENT_CHECKS),
         "transitions": transitions,
         "options": option_rows(site, SECRET_MASK),
         "confirming": confirmation_text(site, now=timezone.now()),

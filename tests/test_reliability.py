@@ -3,6 +3,8 @@
 import pytest
 from celery import shared_task
 
+from monitor.tasks import location_heartbeat
+from uptime.broker import LOCATIONS_QUEUE
 from uptime.models import TaskRedelivery
 from uptime.reliability import MAX_REDELIVERIES, count_redelivery
 
@@ -15,10 +17,15 @@ def record_run(value: int) -> int:
     return value
 
 
-def run_as_worker(task, *args, redelivered: bool, task_id: str = "task-1", retries: int = 0):
+def run_as_worker(
+    task, *args, redelivered: bool, task_id: str = "task-1", retries: int = 0, queue: str = "celery"
+):
     """Run the task the way Celery's tracer does, with the message's delivery info."""
     task.push_request(
-        id=task_id, retries=retries, is_eager=False, delivery_info={"redelivered": redelivered}
+        id=task_id,
+        retries=retries,
+        is_eager=False,
+        delivery_info={"redelivered": redelivered, "routing_key": queue},
     )
     try:
         return task(*args)
@@ -68,3 +75,16 @@ def test_the_task_still_sees_its_own_request(db):
 
     run_as_worker(see_request, redelivered=False, task_id="abc", retries=3)
     assert seen == [("abc", 3)]
+
+
+def test_the_locations_queue_runs_only_results_and_heartbeats(db, caplog):
+    """A location's broker credentials cannot start central work: on the
+    queue locations write to, any other task is refused."""
+    assert run_as_worker(record_run, 5, redelivered=False, queue=LOCATIONS_QUEUE) is None
+    assert runs == []
+    assert "Refused task tests.test_reliability.record_run" in caplog.text
+    assert run_as_worker(record_run, 6, redelivered=False) == 6  # from its own queue it runs
+    heartbeat = {"location": "nowhere", "hostname": "x", "sent_at": "2026-01-01T00:00:00+00:00"}
+    # Allowed through (and then dropped by its own check: no such location).
+    run_as_worker(location_heartbeat, heartbeat, "0" * 64, redelivered=False, queue=LOCATIONS_QUEUE)
+    assert "dropped a heartbeat claiming to be from location 'nowhere'" in caplog.text

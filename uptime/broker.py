@@ -20,9 +20,15 @@ import uuid
 from queue import Empty
 from time import time_ns
 
-from kombu import transport
+from kombu import Queue, transport
 from kombu.transport import filesystem
 from kombu.utils.json import dumps, loads
+
+# Where locations send their results and heartbeats (uptime.reliability).
+LOCATIONS_QUEUE = "locations"
+# How they send there: straight into the queue, declaring nothing (the
+# central side declares it), so their broker user needs no more.
+TO_CENTRAL = Queue(LOCATIONS_QUEUE, no_declare=True)
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,17 @@
 """The Celery application: configured from Django settings (CELERY_* names)."""
 
+import logging
 import os
+import threading
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import (
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "uptime.settings")
 
@@ -36,3 +44,39 @@ def _leave_the_worker_process_group(**kwargs) -> None:
     # shutdown and stops its pool itself. (billiard's time limits already
     # signal a pool process that leads its own group as a group.)
     os.setpgrp()
+
+
+_stop_heartbeats = threading.Event()
+
+
+@worker_ready.connect
+def _report_this_location(**kwargs) -> None:
+    """A remote location's worker says it is there now and then
+    (monitor.locations): the central side lists it, sends it checks and
+    counts its votes only while these arrive."""
+    from django.conf import settings
+
+    if settings.UPTIME_LOCATION == "default":
+        return
+    threading.Thread(target=_send_heartbeats, name="location-heartbeat", daemon=True).start()
+
+
+@worker_shutdown.connect
+def _stop_reporting(**kwargs) -> None:
+    _stop_heartbeats.set()
+
+
+def _send_heartbeats() -> None:
+    from django.conf import settings
+
+    from monitor import locations
+    from monitor.tasks import location_heartbeat
+    from uptime.broker import TO_CENTRAL
+
+    every = settings.UPTIME_LOCATION_HEARTBEAT_EVERY
+    while not _stop_heartbeats.is_set():
+        try:
+            location_heartbeat.apply_async(locations.heartbeat_payload(), queue=TO_CENTRAL)
+        except Exception:  # noqa: BLE001 - the broker is away: try again next time
+            logging.getLogger(__name__).warning("could not send this location's heartbeat")
+        _stop_heartbeats.wait(every)

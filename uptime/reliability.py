@@ -22,9 +22,15 @@ from celery import Task
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from uptime.broker import LOCATIONS_QUEUE
+
 log = logging.getLogger(__name__)
 
 MAX_REDELIVERIES = 3
+# Locations send their results and heartbeats to LOCATIONS_QUEUE, and may
+# send nothing else: a task of another name arriving on it is refused, so a
+# location's broker credentials cannot be used to start central work.
+FROM_LOCATIONS = frozenset({"monitor.tasks.record_probes", "monitor.tasks.location_heartbeat"})
 # Counts of messages that stopped coming back are forgotten after this.
 FORGET_AFTER = timedelta(days=1)
 
@@ -65,7 +71,11 @@ class ReliableTask(Task):
         request = self.request
         if request.id is None:  # called as a function, not run from a message
             return super().__call__(*args, **kwargs)
-        if not request.is_eager and (request.delivery_info or {}).get("redelivered"):
+        delivery = request.delivery_info or {}
+        if delivery.get("routing_key") == LOCATIONS_QUEUE and self.name not in FROM_LOCATIONS:
+            log.error("Refused task %s[%s] from the locations' queue", self.name, request.id)
+            return None
+        if not request.is_eager and delivery.get("redelivered"):
             key = f"{request.id}:{request.retries}"
             count = count_redelivery(key, self.name)
             if count > MAX_REDELIVERIES:

@@ -7,15 +7,17 @@ switches the same code to production mode.
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Queue
 
 from accounts.limits import account_rate_limits
-from uptime.broker import use_for_filesystem_urls
+from uptime.broker import LOCATIONS_QUEUE, use_for_filesystem_urls
 from uptime.env import env_bool, env_email, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -428,6 +430,52 @@ UPTIME_DISPATCH_BATCH = env_int("UPTIME_DISPATCH_BATCH", 500, minimum=1)
 # and the site is claimed again.
 UPTIME_CLAIM_GRACE = env_int("UPTIME_CLAIM_GRACE", 60, minimum=5)
 UPTIME_PROBE_CONCURRENCY = env_int("UPTIME_PROBE_CONCURRENCY", 500, minimum=1)
+
+# --- Locations (monitor.locations) ------------------------------------------
+# The location this process checks from. "default" is the central side (it
+# has the database); any other name makes a worker a probe of that location:
+# it consumes the queue probe.<name> and sends its results back signed with
+# UPTIME_LOCATION_TOKEN (`manage.py location add <name>` prints it).
+UPTIME_LOCATION = env_str("UPTIME_LOCATION", "default") or "default"
+if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", UPTIME_LOCATION):
+    raise ImproperlyConfigured(
+        f"UPTIME_LOCATION={UPTIME_LOCATION!r}: use 1-32 lowercase letters, digits and dashes."
+    )
+UPTIME_LOCATION_TOKEN = env_str("UPTIME_LOCATION_TOKEN")
+# A probe reports every this many seconds; a location silent for
+# UPTIME_LOCATION_STALE_AFTER seconds is stale: no checks are sent there and
+# its votes stop counting.
+UPTIME_LOCATION_HEARTBEAT_EVERY = env_int("UPTIME_LOCATION_HEARTBEAT_EVERY", 10, minimum=1)
+UPTIME_LOCATION_STALE_AFTER = env_int("UPTIME_LOCATION_STALE_AFTER", 60, minimum=2)
+# The local address this process's checks are sent from (libcurl's
+# CURLOPT_INTERFACE, e.g. 127.0.0.2 in the tests); empty: the system's choice.
+UPTIME_SOURCE_ADDRESS = env_str("UPTIME_SOURCE_ADDRESS")
+# What a worker consumes when started without --queues: the central side
+# its own work and what locations send it (results and heartbeats only:
+# uptime.reliability refuses any other task from that queue); a location
+# only its own probe.<name>.
+# (Locations need Redis: with the file-system broker of `make run` there are
+# none, and the central side does not poll a queue nobody writes to.)
+if UPTIME_LOCATION != "default":
+    # A location touches as little of the broker as it can, so its Redis
+    # user may be allowed its own queue and pushing to the locations' queue
+    # and nothing else (README, "Locations"): it declares nothing (the
+    # central side declares its queue when it first sends to it), takes its
+    # messages without Redis's shared bookkeeping of unacknowledged ones (a
+    # batch lost with a crashed probe is a missed round, recorded as such),
+    # and takes no commands through the broker.
+    CELERY_TASK_QUEUES = (Queue(f"probe.{UPTIME_LOCATION}", no_declare=True),)
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+    if not CELERY_BROKER_URL.startswith("filesystem"):
+        CELERY_BROKER_TRANSPORT_OPTIONS = {
+            **CELERY_BROKER_TRANSPORT_OPTIONS,
+            "ack_emulation": False,
+            # One list per queue (no priority lists beside it): the key is
+            # exactly the queue's name.
+            "priority_steps": [0],
+        }
+elif not CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_TASK_QUEUES = (Queue("celery"), Queue(LOCATIONS_QUEUE))
 # A new monitor's failureThreshold unless it says otherwise: down after this
 # many failed checks in a row (the first failure is re-checked after the
 # monitor's retry interval), so one dropped packet pages nobody.

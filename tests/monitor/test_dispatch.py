@@ -157,7 +157,9 @@ def test_a_check_on_demand_leaves_the_claim_to_its_task(db, now):
     record_results([ProbeResult(up=True, checked_at=now, status_code=200, site_id=site.id)])
     site.refresh_from_db()
     assert site.claimed_at == now  # the queued check is still owed, and recorded
+    # A moment later: one site's checks from one location never share an instant (the key).
+    later = now + timedelta(seconds=1)
     record_results(
-        [ProbeResult(up=True, checked_at=now, status_code=200, site_id=site.id)], claim=now
+        [ProbeResult(up=True, checked_at=later, status_code=200, site_id=site.id)], claim=now
     )
     assert Check.objects.count() == 2

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from monitor.models import Check, Transition
+from monitor.models import Check, Location, Transition
 from monitor.probe import ErrorKind, ProbeResult
 from monitor.recording import record_results
 from monitor.signals import site_status_changed
@@ -151,3 +151,34 @@ def test_it_records_one_transition_when_workers_see_the_same_change_at_once():
     assert errors == []
     assert Check.objects.count() == threads_per_round * rounds
     assert Transition.objects.count() == rounds
+
+
+def test_a_transition_keeps_the_facts_of_the_check_that_caused_it(site):
+    at = timezone.now()
+    record_results([result_for(site, up=False, at=at, response_ms=480)])
+
+    transition = Transition.objects.get()  # read back: the facts are columns, not a join
+    assert (transition.checked_at, transition.status_code, transition.response_ms) == (
+        at,
+        503,
+        480,
+    )
+    assert transition.check_result.reason == "HTTP 503"
+
+
+def test_a_sites_latest_checks_merge_its_locations_newest_first(site):
+    frankfurt = Location.objects.create(name="fra")
+    t0 = timezone.now()
+    Check.objects.bulk_create(
+        [
+            Check(site=site, checked_at=t0, up=True),
+            Check(site=site, checked_at=t0 + timedelta(seconds=2), up=True),
+            Check(site=site, location=frankfurt, checked_at=t0, up=False),  # the same instant
+            Check(site=site, location=frankfurt, checked_at=t0 + timedelta(seconds=1), up=True),
+        ]
+    )
+
+    latest = Check.latest_of(site.id, 3)
+
+    assert [(c.checked_at - t0).seconds for c in latest] == [2, 1, 0]
+    assert latest[1].location_id == frankfurt.id

@@ -165,16 +165,16 @@ class Processes:
         self.log_dir = log_dir
         self.running: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        """Start a Celery process (celery --app uptime …)."""
-        return self.run(name, sys.executable, "-m", "celery", "--app", "uptime", *args)
+    def start(self, name: str, *args: str, env: dict | None = None) -> subprocess.Popen:
+        """Start a Celery process (celery --app uptime …), with `env` on top of the suite's."""
+        return self.run(name, sys.executable, "-m", "celery", "--app", "uptime", *args, env=env)
 
-    def run(self, name: str, *argv: str) -> subprocess.Popen:
+    def run(self, name: str, *argv: str, env: dict | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
             argv,
             cwd=REPO,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -182,7 +182,9 @@ class Processes:
         self.running[name] = process
         return process
 
-    def worker(self, name: str = "worker", concurrency: int = 2, *extra: str) -> subprocess.Popen:
+    def worker(
+        self, name: str = "worker", concurrency: int = 2, *extra: str, env: dict | None = None
+    ) -> subprocess.Popen:
         return self.start(
             name,
             "worker",
@@ -195,6 +197,7 @@ class Processes:
             "--hostname",
             f"{name}@%h",
             *extra,
+            env=env,
         )
 
     def beat(self, name: str = "beat") -> subprocess.Popen:

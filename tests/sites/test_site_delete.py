@@ -151,8 +151,8 @@ def test_a_delete_issues_a_few_queries_however_many_checks_the_site_has(
 
     # Django's own cascade deletes (and first loads) checks 100 at a time.
     # (One DELETE per table on SQLite: the history, the gaps, maintenance windows,
-    # notes, tags and status page entries.)
-    with django_assert_max_num_queries(17):
+    # notes, tags, status page entries and per-location states.)
+    with django_assert_max_num_queries(19):
         site_delete(site=site)
     assert rows_of([site.id]) == NONE_LEFT
 

@@ -2,15 +2,19 @@
 
 Checks run many transfers at once in monitor.probe; everything else that
 leaves the process (a channel's webhook, a chat API) sends one request at a
-time through `request()`. Both vet every address at connect time
+time through `request()`, or many at once through `submit()`. All vet every address at connect time
 (monitor.net.check_address in libcurl's socket hook), follow no proxy from
 the environment, and bound the whole exchange by one timeout, so a server
 that trickles its answer cannot hold a worker. Like healthchecks' hc/lib/curl.py.
 """
 
 import errno
+import itertools
+import os
+import queue
 import socket
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from io import BytesIO
 from urllib.parse import urlsplit
@@ -21,6 +25,8 @@ import pycurl
 from monitor.net import USER_AGENT, AddressNotAllowed, check_address, never_resolves
 
 MAX_ANSWER_BYTES = 64 * 1024
+# Requests in flight at once from submit() (one process).
+MANY_AT_ONCE = 64
 _TLS_ERRORS = {
     pycurl.E_SSL_CONNECT_ERROR,
     pycurl.E_PEER_FAILED_VERIFICATION,
@@ -49,6 +55,7 @@ class Answer:
     status: int
     headers: dict[str, str] = field(default_factory=dict)  # names in lower case
     body: bytes = b""
+    seconds: float = 0.0  # how long the exchange took
 
     @property
     def text(self) -> str:
@@ -78,6 +85,108 @@ def request(
     return transfer.run(method, url, body=body, headers=headers or {}, timeout=timeout)
 
 
+def submit(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+    priority: int = 0,
+) -> Future:
+    """request(), sent from this process's many-at-once sender; a Future of its Answer
+    (or of RequestFailed). Lower priorities go out first, then in submission order."""
+    future: Future = Future()
+    host = urlsplit(url).hostname or ""
+    if reason := never_resolves(host):
+        future.set_exception(RequestFailed(f"DNS lookup failed: {reason}", kind="dns"))
+        return future
+    _many.submit(priority, (method, url, body, headers or {}, timeout), future)
+    return future
+
+
+class _Many:
+    """One thread driving up to `size` requests at once through a CurlMulti.
+
+    A thread per request in flight costs several times the CPU of the
+    request itself (each answer's callbacks wait for the GIL); one CurlMulti
+    loop does the same waiting in C. Its handles share the multi's
+    connections, so a burst to one webhook reuses them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.queue: queue.PriorityQueue = queue.PriorityQueue()
+        self.order = itertools.count()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def submit(self, priority: int, request: tuple, future: Future) -> None:
+        self.queue.put((priority, next(self.order), request, future))
+        # Started on first use in the process that sends (a forked child has
+        # the attribute but not the thread).
+        if self.thread is None or self.pid != os.getpid():
+            with self.lock:
+                if self.thread is None or self.pid != os.getpid():
+                    self.pid = os.getpid()
+                    self.thread = threading.Thread(target=self._run, name="curl-many", daemon=True)
+                    self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            multi = pycurl.CurlMulti()
+            busy: dict = {}
+            try:
+                self._drive(multi, busy)
+            except Exception as exc:  # noqa: BLE001 (handed to every waiting caller)
+                for _, future in busy.values():
+                    future.set_exception(RequestFailed(f"Internal error: {exc}", kind="protocol"))
+                multi.close()
+
+    def _drive(self, multi: pycurl.CurlMulti, busy: dict) -> None:
+        idle = [_Transfer() for _ in range(self.size)]
+        while True:
+            self._start_queued(multi, busy, idle)
+            while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+                pass
+            while True:
+                left, done, failed = multi.info_read()
+                for handle, errcode, errmsg in [(h, 0, "") for h in done] + failed:
+                    multi.remove_handle(handle)
+                    transfer, future = busy.pop(handle)
+                    idle.append(transfer)
+                    try:
+                        future.set_result(transfer.finish(errcode, errmsg))
+                    except RequestFailed as exc:
+                        future.set_exception(exc)
+                if not left:
+                    break
+            if busy:
+                # Short: a request submitted meanwhile waits at most this long.
+                multi.select(0.005)
+
+    def _start_queued(self, multi: pycurl.CurlMulti, busy: dict, idle: list) -> None:
+        wait = not busy  # nothing in flight: sleep until something comes
+        while idle:
+            try:
+                _, _, (method, url, body, headers, timeout), future = self.queue.get(block=wait)
+            except queue.Empty:
+                return
+            wait = False
+            if not future.set_running_or_notify_cancel():
+                continue
+            transfer = idle.pop()
+            try:
+                transfer.prepare(method, url, body=body, headers=headers, timeout=timeout)
+            except Exception as exc:  # noqa: BLE001 (handed to the waiting caller)
+                idle.append(transfer)
+                future.set_exception(exc)
+                continue
+            multi.add_handle(transfer.curl)
+            busy[transfer.curl] = (transfer, future)
+
+
 class _Transfer:
     """A curl handle per thread: it keeps connections alive between requests
     to the same destination (a burst of alerts to one webhook)."""
@@ -98,12 +207,26 @@ class _Transfer:
         self.sockets: list[socket.socket] = []
 
     def run(self, method, url, *, body, headers, timeout) -> Answer:
+        self.prepare(method, url, body=body, headers=headers, timeout=timeout)
+        try:
+            self.curl.perform()
+        except pycurl.error as exc:
+            errcode, errmsg = exc.args
+        else:
+            errcode, errmsg = 0, ""
+        return self.finish(errcode, errmsg)
+
+    def prepare(self, method, url, *, body, headers, timeout) -> None:
+        """Set the handle up for one request (perform it, or add it to a CurlMulti)."""
         curl = self.curl
         curl.reset()
         self.refusal = None
         self.host = urlsplit(url).hostname or ""
-        answer_body = _CappedBuffer(MAX_ANSWER_BYTES)
-        answer_headers: dict[str, str] = {}
+        self.timeout = timeout
+        self.answer_body = _CappedBuffer(MAX_ANSWER_BYTES)
+        # Kept raw and read once at the end: a Python callback per header line
+        # costs more than the request when many are in flight.
+        self.answer_headers = BytesIO()
         for option, value in (
             (pycurl.URL, url),
             (pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS),
@@ -118,8 +241,8 @@ class _Transfer:
             (pycurl.CUSTOMREQUEST, method.upper()),
             # "Expect:" off: no 100-continue round trip before a large body.
             (pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in headers.items()] + ["Expect:"]),
-            (pycurl.WRITEFUNCTION, answer_body.write),
-            (pycurl.HEADERFUNCTION, lambda line: _header(line, answer_headers)),
+            (pycurl.WRITEFUNCTION, self.answer_body.write),
+            (pycurl.HEADERFUNCTION, self.answer_headers.write),
             (pycurl.OPENSOCKETFUNCTION, self._open_socket),
         ):
             curl.setopt(option, value)
@@ -127,20 +250,22 @@ class _Transfer:
             curl.setopt(pycurl.POSTFIELDS, body)
         elif method.upper() == "GET":
             curl.setopt(pycurl.HTTPGET, 1)
+
+    def finish(self, errcode: int, errmsg: str) -> Answer:
+        """The answer of the request that just ended (errcode 0: it completed);
+        RequestFailed if there is none."""
         try:
-            curl.perform()
-        except pycurl.error as exc:
-            errcode, errmsg = exc.args
-            if errcode != pycurl.E_WRITE_ERROR:  # the cap: what arrived is enough
-                raise self._failure(errcode, errmsg, timeout) from None
+            if errcode and errcode != pycurl.E_WRITE_ERROR:  # the cap: what arrived is enough
+                raise self._failure(errcode, errmsg, self.timeout)
         finally:
             for sock in self.sockets:
                 sock.close()
             self.sockets.clear()
         return Answer(
-            status=curl.getinfo(pycurl.RESPONSE_CODE),
-            headers=answer_headers,
-            body=answer_body.value(),
+            status=self.curl.getinfo(pycurl.RESPONSE_CODE),
+            headers=_headers(self.answer_headers.getvalue()),
+            body=self.answer_body.value(),
+            seconds=self.curl.getinfo(pycurl.TOTAL_TIME),
         )
 
     def _open_socket(self, purpose, address):
@@ -186,10 +311,17 @@ class _CappedBuffer:
         return self.buffer.getvalue()
 
 
-def _header(line: bytes, headers: dict[str, str]) -> None:
-    text = line.decode("iso-8859-1").strip()
-    if text.startswith("HTTP/"):
-        headers.clear()  # a 100 Continue's headers are not the answer's
-    elif ":" in text:
-        name, value = text.split(":", 1)
-        headers[name.strip().lower()] = value.strip()
+def _headers(raw: bytes) -> dict[str, str]:
+    """The last answer's headers (names in lower case) from every header line received."""
+    headers: dict[str, str] = {}
+    for line in raw.split(b"\n"):
+        text = line.decode("iso-8859-1").strip()
+        if text.startswith("HTTP/"):
+            headers.clear()  # a 100 Continue's headers are not the answer's
+        elif ":" in text:
+            name, value = text.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+_many = _Many(MANY_AT_ONCE)

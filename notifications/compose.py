@@ -21,11 +21,30 @@ VERBS = {
 
 
 class Cache:
-    """What several messages of one batch share: each site's dependents, each outage's start."""
+    """What several messages of one batch share: each site's dependents, each outage's
+    start, each change's message (the same for every channel), the link's pattern."""
 
     def __init__(self) -> None:
         self.dependents: dict[int, int] = {}
         self.previous_down: dict[int, Transition | None] = {}
+        self.messages: dict[tuple[int, str], messages.Message] = {}
+        self.link_parts: tuple[str, str] | None = None
+
+    def message(self, transition: Transition, event: str) -> messages.Message:
+        """The message announcing `transition` (not a reminder or an escalation)."""
+        key = (transition.pk, event)
+        if key not in self.messages:
+            self.messages[key] = transition_message(transition, event, cache=self)
+        return self.messages[key]
+
+    def link_of(self, site: Site) -> str:
+        """site_link(), reversing the URL once per batch: reverse() costs more than a send."""
+        if self.link_parts is None:
+            marker = 987654321012345
+            before, _, after = site_link_by_id(marker).partition(str(marker))
+            self.link_parts = (before, after)
+        before, after = self.link_parts
+        return f"{before}{site.pk}{after}"
 
     def prime(self, sites: list[Site]) -> None:
         """One query for the batch: most monitors have no dependents at all."""
@@ -51,9 +70,18 @@ def message_for(notification: Notification, *, cache: Cache | None = None) -> me
     cache = cache or Cache()
     if notification.transition_id is None:
         return _context_message(notification)
-    transition = notification.transition
+    if notification.event in (messages.REMINDER, messages.ESCALATION):
+        return transition_message(
+            notification.transition, notification.event, cache=cache, at=notification.created_at
+        )
+    return cache.message(notification.transition, notification.event)
+
+
+def transition_message(
+    transition: Transition, event: str, *, cache: Cache, at=None
+) -> messages.Message:
+    """What `event` about `transition` says; `at`: when a reminder or an escalation was made."""
     site = transition.site
-    event = notification.event
     name = site_label(site)
     fields = {
         "event": event,
@@ -62,7 +90,7 @@ def message_for(notification: Notification, *, cache: Cache | None = None) -> me
         "target": site.url or f"{site.get_kind_display().lower()} monitor {site.pk}",
         "site_id": site.pk,
         "happened_at": transition.created_at,
-        "link": site_link(site),
+        "link": cache.link_of(site),
         "dedup_key": f"uptime-{site.pk}-incident-{_incident(transition, cache).pk}",
     }
     check = transition.check_result
@@ -73,7 +101,7 @@ def message_for(notification: Notification, *, cache: Cache | None = None) -> me
         fields["dependents"] = cache.dependents_of(site)
     if event in (messages.REMINDER, messages.ESCALATION):
         fields["down_since"] = transition.created_at
-        fields["happened_at"] = notification.created_at
+        fields["happened_at"] = at
         if check is not None:
             fields["reason"] = check.reason or ""
     if transition.locations and fields.get("reason") is not None:
@@ -101,7 +129,11 @@ def site_label(site: Site) -> str:
 
 
 def site_link(site: Site) -> str:
-    return settings.UPTIME_BASE_URL.rstrip("/") + reverse("site_detail", args=[site.pk])
+    return site_link_by_id(site.pk)
+
+
+def site_link_by_id(site_id: int) -> str:
+    return settings.UPTIME_BASE_URL.rstrip("/") + reverse("site_detail", args=[site_id])
 
 
 def _incident(transition: Transition, cache: Cache) -> Transition:

@@ -1,13 +1,16 @@
-"""Many changes at once: route a batch of transitions, send a batch of messages together.
+"""Many changes at once: route a batch of transitions and send their messages together.
 
 A thousand monitors going down at once (a shared host, a data centre) must
 not become a thousand routing tasks and three thousand delivery tasks of a
 dozen queries each: the first alert would arrive a minute late. Here a batch
 is claimed with one UPDATE (stamped with its own lease time, which then
-names the rows this caller owns), read with one query, routed with a few,
-and its unpaced messages are sent concurrently and recorded together.
-Paced messages (Slack takes one a second per webhook) still go one task
-each through notifications.delivery, which also handles every retry.
+names the rows this caller owns), read with one query, and routed with a
+few: its notifications are inserted already leased to this worker, which
+sends them itself, each transition's message built once and its first
+channel served before anyone's second (notifications.outgoing).
+Paced messages (Slack takes one a second per webhook) and disabled
+channels still go one task each through notifications.delivery, which also
+handles every retry.
 
 The guarantees are delivery's: a row is claimed once, written only by its
 claimer, and swept if a worker dies.
@@ -15,28 +18,19 @@ claimer, and swept if a worker dies.
 
 import functools
 import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from monitor import policy
 from monitor.maintenance import MaintenanceWindow
 from monitor.models import Transition
-from notifications import compose, delivery, messages, routing, transports
-from notifications.models import Channel, Notification, NotificationAttempt
-from notifications.transports.base import TransportError
+from notifications import compose, delivery, messages, outgoing, routing, transports
+from notifications.models import Channel, Notification
 
 log = logging.getLogger(__name__)
 
 Status = Transition.NotificationStatus
-Outcome = NotificationAttempt.Outcome
-# Requests in flight at once from one worker process; they wait on the network.
-SENDERS = 64
-_senders = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="notify")
 
 
 # --- Routing --------------------------------------------------------------------
@@ -45,6 +39,15 @@ _senders = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="notify")
 def route_many(transition_ids: list[int]) -> None:
     """Claim, decide and route a batch of transitions; deliver what may go out now."""
     stamp = _lease_stamp()
+    with outgoing.deciding():
+        owed = _decide_and_route(transition_ids, stamp)
+    # After the commit: the rows must exist before their messages do.
+    transaction.on_commit(functools.partial(_send_routed, owed, stamp))
+
+
+def _decide_and_route(transition_ids: list[int], stamp) -> list:
+    """Policy's verdict on each claimed transition; route those that go out. Returns
+    what _send_routed() sends."""
     mine = _claim(
         Transition,
         transition_ids,
@@ -55,7 +58,7 @@ def route_many(transition_ids: list[int]) -> None:
     )
     claimed = list(Transition.objects.select_related("site").filter(id__in=mine))
     if not claimed:
-        return
+        return []
     now = timezone.now()
     maintenance_possible = MaintenanceWindow.objects.filter(
         project_id__in={t.site.project_id for t in claimed}
@@ -78,8 +81,7 @@ def route_many(transition_ids: list[int]) -> None:
             delivery._mute(transition, token, verdict.reason)
         else:
             going_out.append(transition)
-    if going_out:
-        _route(going_out, stamp)
+    return _route(going_out, stamp) if going_out else []
 
 
 def _decide(transition: Transition, now, maintenance_possible: bool) -> policy.Verdict:
@@ -100,29 +102,16 @@ def _retry_routing_later(transition: Transition, token: int, until) -> None:
         log.exception("Could not queue the held transition %s", transition.id)
 
 
-def _route(transitions: list[Transition], stamp) -> None:
+def _route(transitions: list[Transition], stamp) -> list:
     targets = routing.channels_of_many([t.site for t in transitions])
-    rows = [
-        Notification(
-            channel=channel,
-            site=transition.site,
-            transition=transition,
-            event=routing.event_for(transition),
-            key=routing.transition_key(transition),
-        )
+    planned = [
+        (transition, channel, rank)
         for transition in transitions
-        for channel in routing.recipients(transition, targets[transition.site_id])
+        for rank, channel in enumerate(routing.recipients(transition, targets[transition.site_id]))
     ]
     with transaction.atomic():
-        transition_of = {(row.channel_id, row.key): row.transition_id for row in rows}
-        owed = sorted(
-            (
-                (notification_id, transition_of[(channel_id, key)])
-                for notification_id, channel_id, key in routing.create_many(rows)
-            ),
-            key=lambda item: (item[1], item[0]),
-        )
-        routed = {transition_id for _, transition_id in owed} | {row.transition_id for row in rows}
+        made = _create(planned, stamp)
+        routed = {transition.id for transition, _, _ in planned}
         for transition in transitions:
             if transition.id not in routed:
                 delivery._finish_transition(
@@ -136,37 +125,107 @@ def _route(transitions: list[Transition], stamp) -> None:
         ).update(
             notification_status=Status.SENT, notified_at=timezone.now(), notify_lease_until=None
         )
-        first, rest = _first_alerts_first(owed)
-        routing.enqueue_after_commit(rest)
-        # Each transition's first message goes out from here, without a queue's
-        # round trip behind every other routing task.
-        transaction.on_commit(functools.partial(_send_now, first))
-    log.info("Routed %d transitions to %d messages", len(routed), len(owed))
+        mine, queued = [], []
+        for transition, channel, rank in planned:
+            notification_id = made.get((channel.id, transition.id))
+            if notification_id is not None and _sent_here(channel):
+                mine.append((notification_id, transition, channel, rank))
+            elif notification_id is not None:
+                queued.append((rank, notification_id))
+        queued += _made_elsewhere(planned, made)
+        # Paced and disabled channels' messages go one task each (delivery).
+        routing.enqueue_after_commit([notification_id for _, notification_id in sorted(queued)])
+    log.info("Routed %d transitions to %d messages", len(routed), len(made))
+    return mine
 
 
-def _first_alerts_first(owed: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
-    """(each transition's first message, the others: each one's second, then third…).
+def _sent_here(channel: Channel) -> bool:
+    return channel.enabled and transports.get(channel.kind).PACE == 0
 
-    When a thousand monitors go down at once, everyone hears of each one as
-    early as possible.
+
+def _create(planned: list[tuple[Transition, Channel, int]], stamp) -> dict[tuple[int, int], int]:
+    """Insert one pending Notification per (transition, channel); {(channel id, transition
+    id): id} of those this call inserted, in one statement.
+
+    Those this worker sends itself are inserted leased to it (its claim), so
+    no other worker or the sweeper takes them meanwhile. The unique (channel,
+    key) constraint makes a row another router made first a no-op here.
     """
-    rank: dict[int, int] = {}
-    ordered = []
-    for notification_id, transition_id in owed:
-        ordered.append((rank.get(transition_id, 0), notification_id))
-        rank[transition_id] = rank.get(transition_id, 0) + 1
-    ordered.sort()
-    first = [notification_id for position, notification_id in ordered if position == 0]
-    return first, [notification_id for position, notification_id in ordered if position > 0]
+    now = timezone.now()
+    rows = [
+        (
+            channel.id,
+            transition.site_id,
+            transition.id,
+            routing.event_for(transition),
+            routing.transition_key(transition),
+            {},  # context
+            Notification.Status.PENDING.value,
+            1 if _sent_here(channel) else 0,
+            stamp if _sent_here(channel) else None,
+            now,
+        )
+        for transition, channel, _ in planned
+    ]
+    columns = ("channel_id", "site_id", "transition_id", "event", "key", "context", "status")
+    columns += ("attempts", "lease_until", "created_at")
+    made = outgoing.insert_rows(
+        Notification,
+        columns,
+        rows,
+        suffix=' ON CONFLICT ("channel_id", "key") DO NOTHING '
+        'RETURNING "id", "channel_id", "transition_id"',
+    )
+    return {(channel_id, transition_id): row_id for row_id, channel_id, transition_id in made}
 
 
-def _send_now(notification_ids: list[int]) -> None:
-    paced, unpaced = routing.split_by_pace(notification_ids)
-    routing.enqueue_after_commit(paced)
+def _made_elsewhere(planned, made: dict) -> list[tuple[int, int]]:
+    """(rank, id) of the rows another router made first and nobody has tried yet.
+
+    Queued here too: their claim lets only one worker send each.
+    """
+    others = {
+        (channel.id, routing.transition_key(transition)): rank
+        for transition, channel, rank in planned
+        if (channel.id, transition.id) not in made
+    }
+    if not others:
+        return []
+    untried = Notification.objects.filter(
+        key__in={key for _, key in others},
+        channel_id__in={channel_id for channel_id, _ in others},
+        attempts=0,
+        lease_until=None,
+    ).values_list("id", "channel_id", "key")
+    return [
+        (others[(channel_id, key)], row_id)
+        for row_id, channel_id, key in untried
+        if (channel_id, key) in others
+    ]
+
+
+def _send_routed(owed: list[tuple[int, Transition, Channel, int]], stamp) -> None:
+    """Send the messages routed here: each transition's message built once for its channels."""
+    if not owed:
+        return
     try:
-        deliver_many(unpaced)
+        cache = compose.Cache()
+        sites = {transition.site_id: transition.site for _, transition, _, _ in owed}
+        cache.prime(list(sites.values()))
+        items = [
+            outgoing.Outgoing(
+                notification_id=notification_id,
+                transition_id=transition.id,
+                channel=channel,
+                message=cache.message(transition, routing.event_for(transition)),
+                token=1,
+                rank=rank,
+            )
+            for notification_id, transition, channel, rank in owed
+        ]
+        outgoing.record(outgoing.send_all(items), stamp)
     except Exception:  # the rows are durable: the sweeper sends what was not sent
-        log.exception("Sending %d first messages failed; the sweeper takes them", len(unpaced))
+        log.exception("Sending %d routed messages failed; the sweeper takes them", len(owed))
 
 
 # --- Delivering -------------------------------------------------------------------
@@ -198,9 +257,17 @@ def deliver_many(notification_ids: list[int]) -> None:
         return
     cache = compose.Cache()
     cache.prime([n.transition.site for n in ready if n.transition_id is not None])
-    outgoing = [(n, compose.message_for(n, cache=cache)) for n in ready]
-    results = list(_senders.map(_send_one, outgoing))
-    _record(results, stamp)
+    items = [
+        outgoing.Outgoing(
+            notification_id=n.id,
+            transition_id=n.transition_id,
+            channel=n.channel,
+            message=compose.message_for(n, cache=cache),
+            token=n.attempts,
+        )
+        for n in ready
+    ]
+    outgoing.record(outgoing.send_all(items), stamp)
 
 
 def _needs_a_closer_look(notification: Notification) -> bool:
@@ -211,65 +278,6 @@ def _needs_a_closer_look(notification: Notification) -> bool:
         or notification.key.endswith("-ended")
         or transports.get(notification.channel.kind).PACE > 0
     )
-
-
-def _send_one(item: tuple[Notification, messages.Message]):
-    notification, message = item
-    channel = notification.channel
-    started = time.monotonic()
-    try:
-        sent = transports.get(channel.kind).send(
-            channel.settings, message, timeout=delivery.POST_TIMEOUT
-        )
-    except TransportError as exc:
-        return notification, exc, _elapsed_ms(started)
-    except Exception as exc:
-        log.exception("Transport %s failed unexpectedly", channel.kind)
-        return notification, TransportError(f"Internal error: {exc}", permanent=False), 0
-    return notification, sent, _elapsed_ms(started)
-
-
-def _record(results: list, stamp) -> None:
-    now = timezone.now()
-    delivered = [(n, sent, ms) for n, sent, ms in results if not isinstance(sent, TransportError)]
-    failed = [(n, exc, ms) for n, exc, ms in results if isinstance(exc, TransportError)]
-    with transaction.atomic():
-        Notification.objects.filter(
-            id__in=[n.id for n, _, _ in delivered],
-            status=Notification.Status.PENDING,
-            lease_until=stamp,
-        ).update(status=Notification.Status.SENT, sent_at=now, lease_until=None)
-        NotificationAttempt.objects.bulk_create(
-            NotificationAttempt(
-                transition_id=n.transition_id,
-                notification=n,
-                channel=f"{n.channel.kind}: {n.channel.name}"[:120],
-                attempted_at=now,
-                outcome=Outcome.DELIVERED,
-                status_code=sent.status_code,
-                duration_ms=ms,
-            )
-            for n, sent, ms in delivered
-        )
-        # Health: one write per channel a minute, not one per message.
-        Channel.objects.filter(id__in={n.channel_id for n, _, _ in delivered}).filter(
-            Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - timedelta(minutes=1))
-        ).update(last_success_at=now)
-    for notification, exc, ms in failed:
-        outcome = delivery.failed_attempt(notification, notification.attempts, exc, ms)
-        if outcome.outcome == Outcome.RETRYING:
-            _retry_later(notification, outcome)
-
-
-def _retry_later(notification: Notification, planned: delivery.Delivery) -> None:
-    from notifications.tasks import deliver_notification  # tasks import this module
-
-    try:
-        deliver_notification.apply_async(
-            (notification.id,), {"lease_token": planned.lease_token}, countdown=planned.retry_in
-        )
-    except Exception:  # the lease runs out and the sweeper queues it
-        log.exception("Could not queue the retry of notification %s", notification.id)
 
 
 def _lease_stamp():
@@ -297,7 +305,3 @@ def _claim(model, ids, *, status: tuple[str, str], lease: str, attempts: str, un
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, [adapt(until), *ids, value, adapt(timezone.now())])
         return [row[0] for row in cursor.fetchall()]
-
-
-def _elapsed_ms(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)

@@ -12,6 +12,7 @@ Each module defines:
 - PACE: float, seconds between two messages to one destination (0: no pacing).
 """
 
+import functools
 from importlib import import_module
 from types import ModuleType
 
@@ -33,6 +34,7 @@ KINDS = {
 }
 
 
+@functools.cache  # import_module costs more than it seems, and senders ask per message
 def get(kind: str) -> ModuleType:
     """The module of a channel kind; KeyError for an unknown one."""
     if kind not in KINDS:

@@ -8,6 +8,7 @@ message, log line or exception built here contains it.
 """
 
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -49,6 +50,54 @@ class Sent:
 
     status_code: int | None = None
     answer: str = ""
+    seconds: float | None = None  # how long the exchange took, when known
+
+
+@dataclass(frozen=True)
+class Post:
+    """The one POST a message takes, as data: a kind whose send() is one POST builds
+    it with `post_for(config, message)`, so many can go out at once (`start`)."""
+
+    url: str
+    body: bytes
+    service: str
+    headers: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, str] | None = None
+    secrets: tuple[str, ...] = ()
+
+    def send(self, *, timeout: float = TIMEOUT) -> Sent:
+        """Send it now, from this thread."""
+        return post(
+            self.url,
+            self.body,
+            service=self.service,
+            headers=self.headers,
+            timeout=timeout,
+            hints=self.hints,
+            secrets=self.secrets,
+        )
+
+    def start(self, *, timeout: float = TIMEOUT, priority: int = 0) -> Future:
+        """Hand it to the process's many-at-once sender (monitor.curl.submit);
+        `outcome()` reads the Future."""
+        return curl.submit(
+            "POST",
+            self.url,
+            body=self.body,
+            headers=self.headers,
+            timeout=timeout,
+            priority=priority,
+        )
+
+    def outcome(self, future: Future) -> Sent:
+        """What send() would have returned (or raised) for start()'s finished Future."""
+        try:
+            answer = future.result(timeout=0)
+        except curl.RequestFailed as exc:
+            raise _unreached(exc, self.service, self.url, self.secrets) from None
+        return check_answer(
+            answer, service=self.service, hints=self.hints, secrets=(self.url, *self.secrets)
+        )
 
 
 @dataclass(frozen=True)
@@ -124,10 +173,14 @@ def exchange(
     try:
         return curl.request("POST", url, body=body, headers=headers or {}, timeout=timeout)
     except curl.RequestFailed as exc:
-        raise TransportError(
-            f"Could not reach {service}: {redact(exc.message, url, *secrets)}",
-            permanent=exc.permanent,
-        ) from None
+        raise _unreached(exc, service, url, secrets) from None
+
+
+def _unreached(exc: curl.RequestFailed, service: str, url: str, secrets) -> TransportError:
+    return TransportError(
+        f"Could not reach {service}: {redact(exc.message, url, *secrets)}",
+        permanent=exc.permanent,
+    )
 
 
 def check_answer(
@@ -144,7 +197,7 @@ def check_answer(
     """
     shown = redact(one_line(answer.text), *secrets)
     if 200 <= answer.status < 300:
-        return Sent(status_code=answer.status, answer=shown)
+        return Sent(status_code=answer.status, answer=shown, seconds=answer.seconds)
     message = f"{service} answered HTTP {answer.status}" + (f": {shown}" if shown else "")
     for needle, hint in (hints or {}).items():
         if needle in shown:

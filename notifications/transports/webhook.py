@@ -112,19 +112,18 @@ def destination(config: dict) -> str:
 
 
 def send(config: dict, message: Message, *, timeout: float = base.TIMEOUT) -> base.Sent:
+    return post_for(config, message).send(timeout=timeout)
+
+
+def post_for(config: dict, message: Message) -> base.Post:
     body = json.dumps(payload(message), ensure_ascii=False).encode()
     extra = config.get("headers") or {}
     headers = {**extra, "Content-Type": "application/json"}
     secret = config.get("secret") or ""
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, body)
-    return base.post(
-        config["url"],
-        body,
-        service="Webhook",
-        headers=headers,
-        timeout=timeout,
-        secrets=(secret, *extra.values()),
+    return base.Post(
+        config["url"], body, service="Webhook", headers=headers, secrets=(secret, *extra.values())
     )
 
 

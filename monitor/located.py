@@ -58,6 +58,28 @@ VIEW_FIELDS = list(VIEW_COLUMNS)
 
 
 @dataclasses.dataclass(slots=True)
+class View:
+    """A location's view of a site (a SiteLocation row) as recording reads
+    and writes it: a batch holds one per site and location, and model
+    instances cost more than the rest of recording them."""
+
+    id: int | None
+    site_id: int
+    location_id: int
+    # Then VIEW_COLUMNS, in their order (rows are read into these by position).
+    status: str = Status.UNKNOWN
+    last_claim: datetime | None = None
+    last_checked_at: datetime | None = None
+    status_changed_at: datetime | None = None
+    last_status_code: int | None = None
+    last_response_ms: int | None = None
+    last_error_kind: str = ""
+    last_error_message: str = ""
+    failures_in_a_row: int = 0
+    successes_in_a_row: int = 0
+
+
+@dataclasses.dataclass(slots=True)
 class Plan:
     """Which of a batch's sites are checked from several locations."""
 
@@ -86,18 +108,18 @@ def record(results: list[ProbeResult], states: dict, plan: Plan, *, claim: datet
     from monitor.recording import SiteState, apply_result, gap_before
 
     site_ids = {r.site_id for r in results}
-    views = {
-        (view.site_id, view.location_id): view
-        for view in SiteLocation.objects.filter(site_id__in=site_ids)
-    }
-    created: list[SiteLocation] = []
-    changed: dict[tuple[int, int], SiteLocation] = {}
+    rows = SiteLocation.objects.filter(site_id__in=site_ids).values_list(
+        "id", "site_id", "location_id", *VIEW_FIELDS
+    )
+    views = {(row[1], row[2]): View(*row) for row in rows}
+    created: list[View] = []
+    changed: dict[tuple[int, int], View] = {}
     kept: list[ProbeResult] = []
     for result in results:
         key = (result.site_id, result.location_id)
         view = views.get(key)
         if view is None:
-            view = views[key] = SiteLocation(site_id=key[0], location_id=key[1])
+            view = views[key] = View(None, site_id=key[0], location_id=key[1])
             created.append(view)
         if claim is not None and view.last_claim is not None and claim <= view.last_claim:
             continue  # this location already reported this due time
@@ -132,7 +154,7 @@ def record(results: list[ProbeResult], states: dict, plan: Plan, *, claim: datet
             view.last_error_kind = result.error_kind
             view.last_error_message = result.error_message
             site.next_check_at = seen.next_check_at  # retry soon while unconfirmed
-        if view.pk is not None:
+        if view.id is not None:
             changed[key] = view
         if site.last_checked_at is None or result.checked_at >= site.last_checked_at:
             site.gap = gap_before(site, result.checked_at)
@@ -145,13 +167,13 @@ def record(results: list[ProbeResult], states: dict, plan: Plan, *, claim: datet
     return kept, _decide(kept, states, views, plan)
 
 
-def _save_views(created: list[SiteLocation], changed: list[SiteLocation]) -> None:
+def _save_views(created: list[View], changed: list[View]) -> None:
     """Insert the new views and update the changed ones. On PostgreSQL, one
     INSERT … ON CONFLICT from arrays (the ORM's bulk_update builds a CASE per
     column and row, and was most of the central side's CPU); elsewhere the ORM."""
     if connection.vendor != "postgresql":
-        SiteLocation.objects.bulk_create(created)
-        SiteLocation.objects.bulk_update(changed, VIEW_FIELDS)
+        SiteLocation.objects.bulk_create(SiteLocation(**_fields(v)) for v in created)
+        SiteLocation.objects.bulk_update([SiteLocation(**_fields(v)) for v in changed], VIEW_FIELDS)
         return
     views = sorted(created + changed, key=lambda v: (v.site_id, v.location_id))
     if not views:
@@ -164,6 +186,10 @@ def _save_views(created: list[SiteLocation], changed: list[SiteLocation]) -> Non
     ]
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT_VIEWS_SQL, arrays)
+
+
+def _fields(view: View) -> dict:
+    return {field.name: getattr(view, field.name) for field in dataclasses.fields(View)}
 
 
 _UPSERT_COLUMNS = {"site_id": "bigint", "location_id": "smallint", **VIEW_COLUMNS}
@@ -183,7 +209,7 @@ def _decide(kept: list[ProbeResult], states: dict, views: dict, plan: Plan) -> l
     transition, caused by the latest of its checks here from a location that
     sees it down (or its latest check, on the way back up)."""
     now = timezone.now()
-    by_site: dict[int, list[SiteLocation]] = defaultdict(list)
+    by_site: dict[int, list[View]] = defaultdict(list)
     for (site_id, _), view in views.items():
         by_site[site_id].append(view)
     latest: dict[int, dict[int, ProbeResult]] = defaultdict(dict)

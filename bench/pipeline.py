@@ -47,6 +47,9 @@ What it does, all on 127.0.0.1:
     - database bytes per check (pg_total_relation_size of monitor_check over
       its rows; with locations, the per-location views too);
     - transitions recorded in the window (0 expected with --fail-share 0);
+    - the recording backlog: tasks still queued for the central worker when
+      the window ends, and how long they take to record (the figures above
+      wait for them, up to a minute or an interval);
     - pipeline throughput and CPU per check against the ceiling's.
 
 PostgreSQL and Redis serve the whole machine: their CPU includes anything
@@ -357,6 +360,23 @@ def queue_lengths(url: str, queues: list[str]) -> str:
     return ", ".join(f"{client.llen(queue):,} on {queue}" for queue in queues)
 
 
+def drain(url: str, *, limit: float) -> tuple[int, float | None]:
+    """Wait (at most `limit` seconds) for the central queue to empty, so the
+    checks made in the window are all counted; return the tasks queued when
+    the window ended and how long they took to record (None: not in time).
+    A backlog that does not drain means recording falls behind the checks."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    backlog = client.llen("celery")
+    started = time.monotonic()
+    while client.llen("celery"):
+        if time.monotonic() - started > limit:
+            return backlog, None
+        time.sleep(0.5)
+    return backlog, time.monotonic() - started
+
+
 def recent_rate(seconds: int = 10) -> float:
     from django.db import connection
 
@@ -509,6 +529,12 @@ def print_report(args, figures: dict, groups: list[Group], window: float, ceilin
         f"  throughput        {checks / window:,.0f} checks/s sustained; the schedule asks "
         f"{offered:,.0f}/s ({checks / window / offered:.1%})"
     )
+    drained = (
+        f"recorded {figures['drained_in']:.1f} s later"
+        if figures["drained_in"] is not None
+        else "NOT recorded within the wait: recording falls behind"
+    )
+    print(f"  recording backlog {figures['backlog']:,} task(s) queued after the window, {drained}")
     print(
         f"  lateness          p50 {figures['p50']:.2f} s, p99 {figures['p99']:.2f} s, "
         f"max {figures['max']:.2f} s; {figures['late2']:,} check(s) ≥ 2 s late"
@@ -686,10 +712,12 @@ def run(args: argparse.Namespace, procs: ProcessSet, tmp_path: Path) -> None:
     w1 = w0 + timedelta(seconds=window)
     # Checks that started inside the window may still be recording.
     time.sleep(args.latency_ms / 1000 + 3)
+    backlog, drained_in = drain(args.redis_url, limit=max(60.0, args.interval))
     figures = window_figures(
         first_id=first_id, n=args.sites, interval=args.interval, t0=t0, w0=w0, w1=w1
     )
     figures["sessions"] = sessions
+    figures["backlog"], figures["drained_in"] = backlog, drained_in
     print_report(args, figures, groups, window, ceiling)
 
 

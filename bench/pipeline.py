@@ -17,10 +17,10 @@ What it does, all on 127.0.0.1:
     processes each) and, unless --no-web, gunicorn, with the production
     settings (DATABASE_URL, CELERY_BROKER_URL=--redis-url,
     UPTIME_ALLOW_PRIVATE_TARGETS=1, UPTIME_DISPATCH_EVERY=1, DEBUG=0);
-    with --locations N, also N locations loc1 … locN (rows in the database,
+    with --locations L, also L locations loc1 … locL (rows in the database,
     the central "default" disabled) and one probe process for each, as a
-    remote location runs: a threads-pool worker on its queue probe.locN with
-    its token, sending from 127.0.0.(N+1), with a database URL that points
+    remote location runs: a threads-pool worker on its queue probe.lock with
+    its token, sending from 127.0.0.(k+1), with a database URL that points
     nowhere. The central worker then probes nothing: it records what the
     locations send back and decides each site's status by quorum. Without
     --locations (or 0) the central worker probes, as today;

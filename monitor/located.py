@@ -20,7 +20,7 @@ longer do.
 
 import dataclasses
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -107,11 +107,7 @@ def record(results: list[ProbeResult], states: dict, plan: Plan, *, claim: datet
     checks, the causes of transitions as (result, from, to, extra fields))."""
     from monitor.recording import SiteState, apply_result, gap_before
 
-    site_ids = {r.site_id for r in results}
-    rows = SiteLocation.objects.filter(site_id__in=site_ids).values_list(
-        "id", "site_id", "location_id", *VIEW_FIELDS
-    )
-    views = {(row[1], row[2]): View(*row) for row in rows}
+    views = _load_views({r.site_id for r in results})
     created: list[View] = []
     changed: dict[tuple[int, int], View] = {}
     kept: list[ProbeResult] = []
@@ -167,6 +163,27 @@ def record(results: list[ProbeResult], states: dict, plan: Plan, *, claim: datet
     return kept, _decide(kept, states, views, plan)
 
 
+def _load_views(site_ids: set[int]) -> dict[tuple[int, int], View]:
+    """The sites' views from every location, by (site id, location id)."""
+    if connection.vendor != "postgresql":
+        rows = SiteLocation.objects.filter(site_id__in=site_ids).values_list(
+            "id", "site_id", "location_id", *VIEW_FIELDS
+        )
+        return {(row[1], row[2]): View(*row) for row in rows}
+    with connection.cursor() as cursor:
+        cursor.execute(_LOAD_VIEWS_SQL, [sorted(site_ids)])
+        rows = cursor.fetchall()
+    times = [i for i, kind in enumerate(VIEW_COLUMNS.values(), start=3) if kind == "timestamptz"]
+    views = {}
+    for row in rows:
+        row = list(row)
+        for i in times:
+            if row[i] is not None:
+                row[i] = EPOCH + timedelta(microseconds=row[i])
+        views[row[1], row[2]] = View(*row)
+    return views
+
+
 def _save_views(created: list[View], changed: list[View]) -> None:
     """Insert the new views and update the changed ones. On PostgreSQL, one
     INSERT … ON CONFLICT from arrays (the ORM's bulk_update builds a CASE per
@@ -192,6 +209,19 @@ def _fields(view: View) -> dict:
     return {field.name: getattr(view, field.name) for field in dataclasses.fields(View)}
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Times come as microseconds since the epoch: exact, and turned into
+# datetimes for a fraction of what parsing their text costs (a batch reads
+# three per view, and every location's views of each of its sites).
+_LOAD_VIEWS_SQL = f"""
+SELECT id, site_id, location_id, {
+    ", ".join(
+        f"(extract(epoch FROM {name}) * 1000000)::bigint" if kind == "timestamptz" else name
+        for name, kind in VIEW_COLUMNS.items()
+    )
+}
+FROM monitor_sitelocation WHERE site_id = ANY(%s)
+"""  # noqa: S608 - constant column names
 _UPSERT_COLUMNS = {"site_id": "bigint", "location_id": "smallint", **VIEW_COLUMNS}
 _INTEGER_TYPES = {"bigint", "smallint", "integer"}
 # The caller holds the sites' row locks, so no other recorder writes these

@@ -82,11 +82,14 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Benchmarks print figures (they need PostgreSQL and Redis on 127.0.0.1).
+# BENCH_ARGS go to bench/pipeline.py, e.g. the issue's three locations:
+#   make bench BENCH_ARGS="--locations 3 --sites 50000"
+BENCH_ARGS ?=
 bench: install
-	bench/run
+	bench/run $(BENCH_ARGS)
 
 bench-quick: install
-	bench/run --quick
+	bench/run --quick $(BENCH_ARGS)
 
 # The small end (1,000 sites at 20 s on the Procfile's processes), the real
 # world's mix of targets, and how checks resume after a stall.

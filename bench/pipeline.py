@@ -3,36 +3,53 @@
     .venv/bin/python bench/pipeline.py                      # 100,000 sites every 60 s
     .venv/bin/python bench/pipeline.py --sites 2000 --interval 10 --seconds 30   # quick
     .venv/bin/python bench/pipeline.py --workers 2 --concurrency 1 --fail-share 0.05
+    .venv/bin/python bench/pipeline.py --locations 3 --sites 50000   # three probe processes
 
 What it does, all on 127.0.0.1:
  1. creates a scratch database (--db, default uptime_bench; dropped at the end)
-    and migrates it; flushes Redis db 14 (the benchmarks' own; no other db
-    is touched);
+    and migrates it; flushes the Redis db of --redis-url (db 14 by default,
+    the benchmarks' own; no other db is touched);
  2. inserts --sites sites pointing at distinct paths of the local target
     (bench/target.py, started here with --latency-ms and --fail-share);
  3. measures the raw ceiling (bench/ceiling.py: probe_many alone) for
     --ceiling-seconds against the same target, before anything else runs;
  4. starts celery beat, --workers celery workers (--concurrency pool
     processes each) and, unless --no-web, gunicorn, with the production
-    settings (DATABASE_URL, CELERY_BROKER_URL=redis://127.0.0.1:6379/14,
+    settings (DATABASE_URL, CELERY_BROKER_URL=--redis-url,
     UPTIME_ALLOW_PRIVATE_TARGETS=1, UPTIME_DISPATCH_EVERY=1, DEBUG=0);
+    with --locations L, also L locations loc1 … locL (rows in the database,
+    the central "default" disabled) and one probe process for each, as a
+    remote location runs: a threads-pool worker on its queue probe.lock with
+    its token, sending from 127.0.0.(k+1), with a database URL that points
+    nowhere. The central worker then probes nothing: it records what the
+    locations send back and decides each site's status by quorum. Without
+    --locations (or 0) the central worker probes, as today;
  5. sets the schedule: site i (0-based) is first due at t0_i = T0 + i·I/N,
     so due checks arrive evenly, N/I per second; then lets it run a
     warm-up (--warmup, default one interval) and a measured window
     (--seconds);
  6. reports, for checks whose checked_at falls in the window:
-    - checks/s sustained, against the N/I per second the schedule asks for;
+    - checks/s sustained, against the N/I per second the schedule asks for
+      (N·L/I with L locations: every location checks every site), overall
+      and per location;
     - lateness: site i is due at t0_i + k·I; a check's lateness is its
       checked_at (when its probe started) minus the latest due time at or
       before it. It lies in [0, I) by construction: a site more than one
-      interval behind shows up as checks missing from the count instead;
+      interval behind shows up as checks missing from the count instead.
+      With locations, each (site, location) check is measured against the
+      site's grid, overall and per location;
     - CPU seconds per 1,000 checks of each process group over the window
       (/proc utime+stime of whole process trees, including reaped children:
       worker with its pool, beat, web, target, every PostgreSQL process,
-      redis-server), the pipeline's total CPU per check (all but the
-      target) and the peak RSS (VmHWM) of each group's largest process;
+      redis-server, each location's probe process), the pipeline's total
+      CPU per check (all but the target) and the peak RSS (VmHWM) of each
+      group's largest process;
     - database bytes per check (pg_total_relation_size of monitor_check over
-      its rows);
+      its rows; with locations, the per-location views too);
+    - transitions recorded in the window (0 expected with --fail-share 0);
+    - the recording backlog: tasks still queued for the central worker when
+      the window ends, and how long they take to record (the figures above
+      wait for them, up to a minute or an interval);
     - pipeline throughput and CPU per check against the ceiling's.
 
 PostgreSQL and Redis serve the whole machine: their CPU includes anything
@@ -45,6 +62,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import tempfile
 import time
@@ -74,6 +92,11 @@ from bench.common import (
 )
 
 FAR_FUTURE = datetime(2999, 1, 1, tzinfo=UTC)
+# Location k sends from 127.0.0.(k+1): its own loopback address, as in the
+# service suite, and its own range of ephemeral ports.
+MAX_LOCATIONS = 250
+# A probe process must not reach the database: nothing listens there.
+NO_DATABASE_URL = "postgres://nobody@127.0.0.1:1/nothing"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -88,15 +111,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--fail-share", type=float, default=0.0, help="share of sites answering 503")
     add("--workers", type=int, default=1, help="celery worker processes")
     add("--concurrency", type=int, default=2, help="pool processes per worker")
+    add(
+        "--locations",
+        type=int,
+        default=0,
+        help="remote locations loc1..locN, one probe process each (0: the central worker probes)",
+    )
+    add("--probe-threads", type=int, default=4, help="threads of each location's probe process")
     add("--web", action=argparse.BooleanOptionalAction, default=True, help="run gunicorn too")
     add("--target-processes", type=int, default=1)
     add("--ceiling-seconds", type=float, default=10.0, help="0 skips the ceiling")
     add("--ceiling-processes", type=int, help="default: workers x concurrency")
     add("--db", default="uptime_bench", help="scratch database (dropped and created)")
+    add("--redis-url", default=BENCH_REDIS_URL, help="the broker's Redis db (flushed)")
     add("--keep", action="store_true", help="keep the database and the logs")
     args = parser.parse_args(argv)
     if args.timeout > args.interval:
         parser.error("--timeout cannot be longer than --interval")
+    if not 0 <= args.locations <= MAX_LOCATIONS:
+        parser.error(f"--locations must be 0 to {MAX_LOCATIONS}")
+    if not re.fullmatch(r"redis://127\.0\.0\.1:\d+/\d+", args.redis_url):
+        parser.error("--redis-url must be redis://127.0.0.1:<port>/<db>")
     args.warmup = args.interval if args.warmup is None else args.warmup
     args.ceiling_processes = args.ceiling_processes or args.workers * args.concurrency
     return args
@@ -126,10 +161,10 @@ def drop_database(db: str) -> None:
     pg_cli("dropdb", "--if-exists", "--force", db)
 
 
-def flush_bench_redis() -> None:
+def flush_bench_redis(url: str) -> None:
     import redis
 
-    redis.Redis.from_url(BENCH_REDIS_URL, socket_connect_timeout=2).flushdb()
+    redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
 
 
 def insert_sites(n: int, base_url: str, *, interval: int, timeout: int) -> int:
@@ -176,12 +211,27 @@ def schedule_sites(first_id: int, n: int, interval: int, t0: datetime) -> None:
         )
 
 
-def production_env(db: str, data_dir: Path) -> dict[str, str]:
+def create_locations(n: int) -> dict[int, tuple[str, str]]:
+    """Locations loc1 … locN, with the central "default" disabled (it records
+    and decides, but probes nothing); returns {id: (name, token)}."""
+    from monitor.locations import DEFAULT, location_token
+    from monitor.models import DEFAULT_LOCATION_ID, Location
+
+    if not n:
+        return {}
+    Location.objects.update_or_create(
+        id=DEFAULT_LOCATION_ID, defaults={"name": DEFAULT, "enabled": False}
+    )
+    made = [Location.objects.create(name=f"loc{k}") for k in range(1, n + 1)]
+    return {location.id: (location.name, location_token(location)) for location in made}
+
+
+def production_env(db: str, redis_url: str, data_dir: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "uptime.settings",
         "DATABASE_URL": database_url(db),
-        "CELERY_BROKER_URL": BENCH_REDIS_URL,
+        "CELERY_BROKER_URL": redis_url,
         "UPTIME_ALLOW_PRIVATE_TARGETS": "1",
         "UPTIME_DISPATCH_EVERY": "1",
         "UPTIME_DATA_DIR": str(data_dir),
@@ -189,7 +239,13 @@ def production_env(db: str, data_dir: Path) -> dict[str, str]:
         "DEBUG": "0",
         "PYTHONUNBUFFERED": "1",
     }
-    for name in ("CELERY_TASK_ALWAYS_EAGER", "SLACK_WEBHOOK_URL"):
+    for name in (
+        "CELERY_TASK_ALWAYS_EAGER",
+        "SLACK_WEBHOOK_URL",
+        "UPTIME_LOCATION",
+        "UPTIME_LOCATION_TOKEN",
+        "UPTIME_SOURCE_ADDRESS",
+    ):
         env.pop(name, None)
     return env
 
@@ -214,6 +270,31 @@ def start_pipeline(procs: ProcessSet, args: argparse.Namespace) -> dict[str, lis
             ],
         )
         pids["worker"].append(worker.pid)
+    for k, (name, token) in enumerate(args.location_tokens.values(), start=1):
+        probe = procs.start(
+            f"probe-{name}",
+            [
+                *celery,
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(args.probe_threads),
+                "--queues",
+                f"probe.{name}",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"probe-{name}@%h",
+            ],
+            UPTIME_LOCATION=name,
+            UPTIME_LOCATION_TOKEN=token,
+            UPTIME_SOURCE_ADDRESS=f"127.0.0.{k + 1}",
+            DATABASE_URL=NO_DATABASE_URL,
+        )
+        pids[f"probe {name}"] = [probe.pid]
     pids["beat"].append(procs.start("beat", [*celery, "beat", "--loglevel", "INFO"]).pid)
     if args.web:
         port = free_port()
@@ -235,13 +316,29 @@ def start_pipeline(procs: ProcessSet, args: argparse.Namespace) -> dict[str, lis
         pids["web"].append(web.pid)
         wait_for_port(port, timeout=60)
     deadline = time.monotonic() + 90
-    for n in range(args.workers):
-        while " ready." not in procs.tail(f"worker{n}", 100_000):
+    names = [f"worker{n}" for n in range(args.workers)]
+    names += [f"probe-{name}" for name, _ in args.location_tokens.values()]
+    for name in names:
+        while " ready." not in procs.tail(name, 100_000):
             procs.check_alive()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"worker{n} not ready in 90 s:\n{procs.tail(f'worker{n}')}")
+                raise RuntimeError(f"{name} not ready in 90 s:\n{procs.tail(name)}")
             time.sleep(0.2)
+    wait_for_locations(procs, [name for name, _ in args.location_tokens.values()], deadline)
     return pids
+
+
+def wait_for_locations(procs: ProcessSet, names: list[str], deadline: float) -> None:
+    """Until every location's heartbeat has reached the central side: before
+    that, the dispatcher sends a location nothing."""
+    from monitor.locations import is_live
+    from monitor.models import Location
+
+    while not all(is_live(location) for location in Location.objects.filter(name__in=names)):
+        procs.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError("the locations' heartbeats did not arrive in 90 s")
+        time.sleep(0.2)
 
 
 # --- measuring ------------------------------------------------------------------
@@ -256,10 +353,28 @@ def database_sessions() -> int:
         return cursor.fetchone()[0]
 
 
-def queue_length() -> int:
+def queue_lengths(url: str, queues: list[str]) -> str:
     import redis
 
-    return redis.Redis.from_url(BENCH_REDIS_URL).llen("celery")
+    client = redis.Redis.from_url(url)
+    return ", ".join(f"{client.llen(queue):,} on {queue}" for queue in queues)
+
+
+def drain(url: str, *, limit: float) -> tuple[int, float | None]:
+    """Wait (at most `limit` seconds) for the central queue to empty, so the
+    checks made in the window are all counted; return the tasks queued when
+    the window ended and how long they took to record (None: not in time).
+    A backlog that does not drain means recording falls behind the checks."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    backlog = client.llen("celery")
+    started = time.monotonic()
+    while client.llen("celery"):
+        if time.monotonic() - started > limit:
+            return backlog, None
+        time.sleep(0.5)
+    return backlog, time.monotonic() - started
 
 
 def recent_rate(seconds: int = 10) -> float:
@@ -275,7 +390,13 @@ def recent_rate(seconds: int = 10) -> float:
 
 
 def run_for(
-    seconds: float, procs: ProcessSet, groups: list[Group], *, label: str, report_rate: bool
+    seconds: float,
+    procs: ProcessSet,
+    groups: list[Group],
+    *,
+    label: str,
+    report_rate: bool,
+    args: argparse.Namespace,
 ) -> None:
     """Wait `seconds`, watching the processes; a line of progress every 10 s."""
     end = time.monotonic() + seconds
@@ -284,27 +405,34 @@ def run_for(
         procs.check_alive()
         sample_groups(groups, at_start=None)  # peak RSS of processes that come and go
         rate = f", {recent_rate():,.0f} checks/s over the last 10 s" if report_rate else ""
+        queues = ["celery"] + [f"probe.{name}" for name, _ in args.location_tokens.values()]
         print(
-            f"  {label}: {max(end - time.monotonic(), 0):4.0f} s left, "
-            f"{queue_length():,} task(s) queued{rate}",
+            f"  {label}: {max(end - time.monotonic(), 0):4.0f} s left, tasks queued: "
+            f"{queue_lengths(args.redis_url, queues)}{rate}",
             flush=True,
         )
 
 
+# Every (site, location) check against its site's grid; per location, and
+# over all of them (the row whose location is NULL).
 _LATENESS_SQL = """
 WITH offsets AS (
-    SELECT extract(epoch FROM checked_at) - (%(t0)s + (site_id - %(first)s) * %(step)s) AS e
+    SELECT location_id,
+           extract(epoch FROM checked_at) - (%(t0)s + (site_id - %(first)s) * %(step)s) AS e
     FROM monitor_check
     WHERE checked_at >= %(w0)s AND checked_at < %(w1)s
 ), lateness AS (
-    SELECT e - floor(e / %(interval)s) * %(interval)s AS late FROM offsets
+    SELECT location_id, e - floor(e / %(interval)s) * %(interval)s AS late FROM offsets
 )
-SELECT count(*),
+SELECT location_id,
+       count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY late),
        percentile_cont(0.99) WITHIN GROUP (ORDER BY late),
        max(late),
        count(*) FILTER (WHERE late >= 2)
 FROM lateness
+GROUP BY GROUPING SETS ((location_id), ())
+ORDER BY location_id NULLS FIRST
 """
 
 
@@ -323,7 +451,20 @@ def window_figures(*, first_id, n, interval, t0, w0, w1) -> dict:
                 "w1": w1,
             },
         )
-        checks, p50, p99, worst, late2 = cursor.fetchone()
+        rows = cursor.fetchall()
+        overall, *by_location = rows or [(None, 0, None, None, None, 0)]
+        _, checks, p50, p99, worst, late2 = overall
+        where = [
+            {
+                "location_id": location_id,
+                "checks": count,
+                "p50": l50 or 0.0,
+                "p99": l99 or 0.0,
+                "max": lmax or 0.0,
+                "late2": l2,
+            }
+            for location_id, count, l50, l99, lmax, l2 in by_location
+        ]
         cursor.execute(
             "SELECT count(*) FILTER (WHERE NOT up), count(DISTINCT site_id) FROM monitor_check "
             "WHERE checked_at >= %s AND checked_at < %s",
@@ -336,6 +477,17 @@ def window_figures(*, first_id, n, interval, t0, w0, w1) -> dict:
             "pg_database_size(current_database())"
         )
         total_bytes, heap_bytes, rows, db_bytes = cursor.fetchone()
+        cursor.execute(
+            "SELECT pg_total_relation_size('monitor_sitelocation'), "
+            "(SELECT count(*) FROM monitor_sitelocation)"
+        )
+        view_bytes, views = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE created_at >= %s AND created_at < %s), count(*) "
+            "FROM monitor_transition",
+            [w0, w1],
+        )
+        transitions, all_transitions = cursor.fetchone()
     return {
         "checks": checks,
         "down": down,
@@ -348,14 +500,24 @@ def window_figures(*, first_id, n, interval, t0, w0, w1) -> dict:
         "check_heap_bytes": heap_bytes,
         "check_rows": rows,
         "db_bytes": db_bytes,
+        "view_bytes": view_bytes,
+        "views": views,
+        "transitions": transitions,
+        "all_transitions": all_transitions,
+        "locations": where,
     }
 
 
 def print_report(args, figures: dict, groups: list[Group], window: float, ceiling) -> None:
     checks = figures["checks"]
-    offered = args.sites / args.interval
+    offered = args.sites * max(args.locations, 1) / args.interval
+    where = (
+        f"from {args.locations} location(s) ({args.probe_threads} thread(s) each), "
+        if args.locations
+        else "from the central worker, "
+    )
     print(
-        f"\npipeline: {args.sites:,} sites every {args.interval} s, latency "
+        f"\npipeline: {args.sites:,} sites every {args.interval} s {where}latency "
         f"{args.latency_ms:g} ms, fail share {args.fail_share:g}, {args.workers} worker(s) x "
         f"{args.concurrency} pool process(es), window {window:.1f} s"
     )
@@ -367,9 +529,28 @@ def print_report(args, figures: dict, groups: list[Group], window: float, ceilin
         f"  throughput        {checks / window:,.0f} checks/s sustained; the schedule asks "
         f"{offered:,.0f}/s ({checks / window / offered:.1%})"
     )
+    drained = (
+        f"recorded {figures['drained_in']:.1f} s later"
+        if figures["drained_in"] is not None
+        else "NOT recorded within the wait: recording falls behind"
+    )
+    print(f"  recording backlog {figures['backlog']:,} task(s) queued after the window, {drained}")
     print(
         f"  lateness          p50 {figures['p50']:.2f} s, p99 {figures['p99']:.2f} s, "
         f"max {figures['max']:.2f} s; {figures['late2']:,} check(s) ≥ 2 s late"
+    )
+    names = {location_id: name for location_id, (name, _) in args.location_tokens.items()}
+    for row in figures["locations"] if args.locations else ():
+        name = names.get(row["location_id"], f"location {row['location_id']}")
+        print(
+            f"    {name:<14} {row['checks'] / window:7,.0f} checks/s "
+            f"({row['checks'] / window / (args.sites / args.interval):.1%} of its schedule); "
+            f"lateness p50 {row['p50']:.2f} s, p99 {row['p99']:.2f} s, max {row['max']:.2f} s; "
+            f"{row['late2']:,} ≥ 2 s late"
+        )
+    print(
+        f"  transitions       {figures['transitions']:,} in the window "
+        f"({figures['all_transitions']:,} since the start)"
     )
     print(
         "  CPU over the window (CPU s per 1,000 checks; peak RSS of the largest process, "
@@ -388,7 +569,8 @@ def print_report(args, figures: dict, groups: list[Group], window: float, ceilin
     per_check_ms = pipeline_cpu * 1000 / checks if checks else math.nan
     print(
         f"  pipeline CPU      {per_check_ms:.3f} ms per check (worker + beat + web + all "
-        f"PostgreSQL + redis-server, not the target); {pipeline_cpu / window:.2f} cores"
+        f"PostgreSQL + redis-server{' + probes' if args.locations else ''}, not the target); "
+        f"{pipeline_cpu / window:.2f} cores"
     )
     rows = figures["check_rows"] or 1
     print(
@@ -396,6 +578,11 @@ def print_report(args, figures: dict, groups: list[Group], window: float, ceilin
         f"monitor_check with its indexes ({figures['check_heap_bytes'] / rows:,.0f} heap), "
         f"{figures['check_rows']:,} rows; whole database {fmt_bytes(figures['db_bytes'])}"
     )
+    if args.locations:
+        print(
+            f"                    the locations' views (monitor_sitelocation): "
+            f"{fmt_bytes(figures['view_bytes'])} for {figures['views']:,} rows"
+        )
     print(
         f"  connections       {figures['sessions']:,} PostgreSQL session(s) opened on "
         f"{args.db} in the window ({figures['sessions'] / window:,.1f}/s)"
@@ -417,7 +604,7 @@ def main(argv: list[str] | None = None) -> None:
         tmp_path = Path(tmp)
         data_dir = tmp_path / "data"
         (data_dir / "static").mkdir(parents=True)  # whitenoise warns without it
-        env = production_env(args.db, data_dir)
+        env = production_env(args.db, args.redis_url, data_dir)
         setup_django(
             **{
                 k: env[k]
@@ -430,7 +617,7 @@ def main(argv: list[str] | None = None) -> None:
             }
         )
         procs = ProcessSet(env, tmp_path)
-        print(f"database {args.db}, Redis {BENCH_REDIS_URL}, logs in {tmp}", flush=True)
+        print(f"database {args.db}, Redis {args.redis_url}, logs in {tmp}", flush=True)
         try:
             run(args, procs, tmp_path)
         finally:
@@ -442,18 +629,19 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"kept database {args.db} and the logs in {kept}")
             else:
                 drop_database(args.db)
-            flush_bench_redis()
+            flush_bench_redis(args.redis_url)
 
 
 def run(args: argparse.Namespace, procs: ProcessSet, tmp_path: Path) -> None:
     from django.db import connections
 
-    flush_bench_redis()
+    flush_bench_redis(args.redis_url)
     create_database(args.db)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     first_id = insert_sites(args.sites, base_url, interval=args.interval, timeout=args.timeout)
+    args.location_tokens = create_locations(args.locations)
     print(f"  migrated and inserted {args.sites:,} sites in {time.monotonic() - started:.1f} s")
     target = procs.start(
         "target",
@@ -489,10 +677,12 @@ def run(args: argparse.Namespace, procs: ProcessSet, tmp_path: Path) -> None:
         )
         print_ceiling(ceiling)
 
-    print("\nstarting beat, worker(s)" + (", web" if args.web else ""), flush=True)
+    probes = f", {args.locations} location probe(s)" if args.locations else ""
+    print("\nstarting beat, worker(s)" + probes + (", web" if args.web else ""), flush=True)
     pids = start_pipeline(procs, args)
     groups = [
         Group("worker (with its pool)", roots=pids["worker"]),
+        *(Group(name, roots=pids[name]) for name in pids if name.startswith("probe ")),
         Group("beat", roots=pids["beat"]),
         Group("web (gunicorn, idle)", roots=pids["web"]),
         Group(
@@ -504,27 +694,30 @@ def run(args: argparse.Namespace, procs: ProcessSet, tmp_path: Path) -> None:
     t0 = datetime.now(UTC) + timedelta(seconds=2)
     schedule_sites(first_id, args.sites, args.interval, t0)
     print(
-        f"scheduled: {args.sites / args.interval:,.0f} checks/s due from {t0:%H:%M:%S}; "
+        f"scheduled: {args.sites * max(args.locations, 1) / args.interval:,.0f} checks/s due "
+        f"from {t0:%H:%M:%S}; "
         f"warm-up {args.warmup:g} s, then {args.seconds:g} s measured",
         flush=True,
     )
-    run_for(args.warmup + 2, procs, groups, label="warm-up", report_rate=True)
+    run_for(args.warmup + 2, procs, groups, label="warm-up", report_rate=True, args=args)
 
     sessions_before = database_sessions()
     sample_groups(groups, at_start=True)
     w0 = datetime.now(UTC)
     window_started = time.monotonic()
-    run_for(args.seconds, procs, groups, label="window", report_rate=False)
+    run_for(args.seconds, procs, groups, label="window", report_rate=False, args=args)
     sample_groups(groups, at_start=False)
     window = time.monotonic() - window_started
     sessions = database_sessions() - sessions_before
     w1 = w0 + timedelta(seconds=window)
     # Checks that started inside the window may still be recording.
     time.sleep(args.latency_ms / 1000 + 3)
+    backlog, drained_in = drain(args.redis_url, limit=max(60.0, args.interval))
     figures = window_figures(
         first_id=first_id, n=args.sites, interval=args.interval, t0=t0, w0=w0, w1=w1
     )
     figures["sessions"] = sessions
+    figures["backlog"], figures["drained_in"] = backlog, drained_in
     print_report(args, figures, groups, window, ceiling)
 
 

@@ -132,6 +132,24 @@ def test_the_same_claim_from_the_same_location_is_recorded_once(site, failing_fo
     assert Check.objects.filter(site=site).count() == 1
 
 
+def test_each_location_keeps_its_own_view_round_after_round(site, failing_for):
+    first = a_round(site)
+    failing_for.add(ADDRESSES["eu"])
+    Site.objects.filter(id=site.id).update(failure_threshold=2)
+    a_round(site)
+    last = a_round(site)
+    views = {v.location.name: v for v in SiteLocation.objects.filter(site=site)}
+    eu, us = views["eu"], views["us"]
+    assert (eu.status, eu.failures_in_a_row, eu.successes_in_a_row) == ("down", 2, 0)
+    assert (eu.last_status_code, eu.last_error_kind) == (503, "http_status")
+    assert "503" in eu.last_error_message
+    assert eu.last_claim == last and eu.status_changed_at == eu.last_checked_at
+    assert (us.status, us.failures_in_a_row, us.successes_in_a_row) == ("up", 0, 3)
+    assert (us.last_status_code, us.last_error_kind, us.last_error_message) == (200, "", "")
+    assert us.last_claim == last and us.status_changed_at < eu.status_changed_at
+    assert first < last and len(views) == 3
+
+
 def test_a_stale_location_stops_counting_and_the_quorum_adapts(site, failing_for):
     a_round(site)
     failing_for.add(ADDRESSES["eu"])

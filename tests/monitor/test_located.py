@@ -150,6 +150,15 @@ def test_each_location_keeps_its_own_view_round_after_round(site, failing_for):
     assert first < last and len(views) == 3
 
 
+def test_only_the_locations_a_site_chose_vote(site, places, failing_for):
+    site.locations.set([places["eu"], places["us"]])
+    a_round(site)
+    failing_for.update({ADDRESSES["eu"], ADDRESSES["ap"]})
+    a_round(site)  # ap's failure is not a vote: 1 of 2 is regional
+    assert site.status == Site.Status.DEGRADED
+    assert Transition.objects.get(site=site).locations == "eu"
+
+
 def test_a_stale_location_stops_counting_and_the_quorum_adapts(site, failing_for):
     a_round(site)
     failing_for.add(ADDRESSES["eu"])

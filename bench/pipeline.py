@@ -282,10 +282,11 @@ def start_pipeline(procs: ProcessSet, args: argparse.Namespace) -> dict[str, lis
                 "threads",
                 "--concurrency",
                 str(args.probe_threads),
-                "--queues",
-                f"probe.{name}",
+                # As `make probe` starts one: with UPTIME_LOCATION set it
+                # consumes probe.<name> only.
                 "--without-gossip",
                 "--without-mingle",
+                "--without-heartbeat",
                 "--hostname",
                 f"probe-{name}@%h",
             ],
@@ -360,17 +361,28 @@ def queue_lengths(url: str, queues: list[str]) -> str:
     return ", ".join(f"{client.llen(queue):,} on {queue}" for queue in queues)
 
 
+def central_queues() -> list[str]:
+    """The central worker's queues: its own, and the one locations send results to."""
+    from uptime.broker import LOCATIONS_QUEUE
+
+    return ["celery", LOCATIONS_QUEUE]
+
+
 def drain(url: str, *, limit: float) -> tuple[int, float | None]:
-    """Wait (at most `limit` seconds) for the central queue to empty, so the
+    """Wait (at most `limit` seconds) for the central queues to empty, so the
     checks made in the window are all counted; return the tasks queued when
     the window ended and how long they took to record (None: not in time).
     A backlog that does not drain means recording falls behind the checks."""
     import redis
 
     client = redis.Redis.from_url(url)
-    backlog = client.llen("celery")
+
+    def queued() -> int:
+        return sum(client.llen(queue) for queue in central_queues())
+
+    backlog = queued()
     started = time.monotonic()
-    while client.llen("celery"):
+    while queued():
         if time.monotonic() - started > limit:
             return backlog, None
         time.sleep(0.5)
@@ -405,7 +417,7 @@ def run_for(
         procs.check_alive()
         sample_groups(groups, at_start=None)  # peak RSS of processes that come and go
         rate = f", {recent_rate():,.0f} checks/s over the last 10 s" if report_rate else ""
-        queues = ["celery"] + [f"probe.{name}" for name, _ in args.location_tokens.values()]
+        queues = central_queues() + [f"probe.{n}" for n, _ in args.location_tokens.values()]
         print(
             f"  {label}: {max(end - time.monotonic(), 0):4.0f} s left, tasks queued: "
             f"{queue_lengths(args.redis_url, queues)}{rate}",

@@ -28,7 +28,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from monitor.connectivity import NETWORK_ERROR_KINDS
-from monitor.locations import counts, every_location
+from monitor.locations import chosen_locations, counts, every_location
 from monitor.models import Location, SiteLocation
 from monitor.pgarrays import array_literal, int_array_literal
 from monitor.probe import ProbeResult
@@ -94,28 +94,9 @@ def plan(site_ids: set[int]) -> Plan:
     live = {i for i, location in locations.items() if counts(location)}
     if len(live) < 2:
         return Plan(locations, {}, set())
-    chosen: dict[int, set[int]] = defaultdict(set)
-    for site_id, location_id in _choices(site_ids):
-        chosen[site_id].add(location_id)
+    chosen = chosen_locations(site_ids)
     several = {i for i in site_ids if len((chosen.get(i) or live) & live) >= 2}
-    return Plan(locations, dict(chosen), several)
-
-
-def _choices(site_ids: set[int]) -> list[tuple[int, int]]:
-    """(site id, location id) for the locations these sites chose."""
-    through = Site.locations.through
-    if connection.vendor != "postgresql":
-        return list(
-            through.objects.filter(site_id__in=site_ids).values_list("site_id", "location_id")
-        )
-    # One array, not a placeholder per site: psycopg parses a query of more
-    # than 50 parameters afresh each time (it caches only smaller ones).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT site_id, location_id FROM {through._meta.db_table} WHERE site_id = ANY(%s)",  # noqa: S608
-            [sorted(site_ids)],
-        )
-        return cursor.fetchall()
+    return Plan(locations, chosen, several)
 
 
 def record(results: list[ProbeResult], states: dict, plan: Plan, *, claim: datetime | None):

@@ -22,6 +22,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from monitor.models import DEFAULT_LOCATION_ID, Location
@@ -34,11 +35,6 @@ QUEUE_PREFIX = "probe."
 def queue_name(location: str) -> str:
     """The queue a location's probes consume."""
     return f"{QUEUE_PREFIX}{location}"
-
-
-def is_central() -> bool:
-    """This process is the central side (it has the database)."""
-    return settings.UPTIME_LOCATION == DEFAULT
 
 
 def location_token(location: Location) -> str:
@@ -85,16 +81,31 @@ def every_location() -> dict[int, Location]:
     return found
 
 
-def live_locations(now: datetime | None = None) -> list[Location]:
-    """Enabled locations heard from recently, in id order."""
-    return list(
-        Location.objects.filter(enabled=True, last_seen_at__gte=stale_before(now)).order_by("id")
-    )
-
-
 def record_heartbeat(location: Location, *, hostname: str = "", at: datetime | None = None) -> None:
     at = at or timezone.now()
     Location.objects.filter(id=location.id).update(last_seen_at=at, hostname=hostname[:255])
+
+
+def chosen_locations(site_ids) -> dict[int, set[int]]:
+    """The locations each of these sites chose, by site id (a site that chose
+    none, and so is checked from every location, is left out)."""
+    through = Site.locations.through
+    if connection.vendor != "postgresql":
+        rows = through.objects.filter(site_id__in=site_ids).values_list("site_id", "location_id")
+    else:
+        # One array, not a placeholder per site: psycopg parses a query of
+        # more than 50 parameters afresh each time (it caches only smaller ones).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT site_id, location_id FROM {through._meta.db_table} "  # noqa: S608
+                "WHERE site_id = ANY(%s)",
+                [sorted(site_ids)],
+            )
+            rows = cursor.fetchall()
+    chosen: dict[int, set[int]] = defaultdict(set)
+    for site_id, location_id in rows:
+        chosen[site_id].add(location_id)
+    return dict(chosen)
 
 
 def route(site_ids: list[int]) -> list[tuple[Location | None, list[int]]]:
@@ -106,10 +117,7 @@ def route(site_ids: list[int]) -> list[tuple[Location | None, list[int]]]:
     live = {i: location for i, location in every_location().items() if counts(location)}
     if list(live) == [DEFAULT_LOCATION_ID]:
         return [(None, list(site_ids))]
-    chosen: dict[int, set[int]] = defaultdict(set)
-    through = Site.locations.through.objects.filter(site_id__in=site_ids)
-    for site_id, location_id in through.values_list("site_id", "location_id"):
-        chosen[site_id].add(location_id)
+    chosen = chosen_locations(site_ids)
     routes: dict[int, list[int]] = defaultdict(list)
     for site_id in site_ids:
         for location_id in sorted((chosen.get(site_id) or live.keys()) & live.keys()):

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from monitor.locations import counts, every_location
+from monitor.locations import chosen_locations, counts, every_location
 from monitor.models import DEFAULT_LOCATION_ID, Location, SiteLocation
 from monitor.quorum import tally
 from monitor.serializers import error_or_none
@@ -97,10 +97,7 @@ def site_locations_many(
     now = now or timezone.now()
     ids = [site.pk for site in sites]
     locations = every_location()
-    chosen: dict[int, set[int]] = defaultdict(set)
-    through = Site.locations.through.objects.filter(site_id__in=ids)
-    for site_id, location_id in through.values_list("site_id", "location_id"):
-        chosen[site_id].add(location_id)
+    chosen = chosen_locations(ids)
     rows: dict[int, list[SiteLocation]] = defaultdict(list)
     for row in SiteLocation.objects.filter(site_id__in=ids).order_by("site_id", "location_id"):
         rows[row.site_id].append(row)

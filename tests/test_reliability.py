@@ -88,3 +88,42 @@ def test_the_locations_queue_runs_only_results_and_heartbeats(db, caplog):
     # Allowed through (and then dropped by its own check: no such location).
     run_as_worker(location_heartbeat, heartbeat, "0" * 64, redelivered=False, queue=LOCATIONS_QUEUE)
     assert "dropped a heartbeat claiming to be from location 'nowhere'" in caplog.text
+
+
+class DetachedChannel:
+    """A channel as kombu's Redis transport leaves it once the worker has
+    closed it after losing the broker: acknowledging through it fails with
+    an AttributeError (the transport's client is gone), not a connection error."""
+
+    no_ack_consumers = None
+
+    def basic_ack(self, delivery_tag, multiple=False):
+        raise AttributeError("'NoneType' object has no attribute 'hostname'")
+
+
+def test_an_acknowledgement_through_a_closed_channel_is_logged_not_fatal(caplog):
+    """Raised in the worker's event loop, that AttributeError was an
+    "Unrecoverable error" and the worker exited after a Redis restart."""
+    from celery.utils.imports import symbol_by_name
+    from kombu.exceptions import OperationalError as BrokerConnectionError
+    from kombu.message import Message
+
+    headers = {"id": "task-1", "task": record_run.name, "retries": 0}
+    message = Message(
+        body=b"[[1], {}, {}]",
+        channel=DetachedChannel(),
+        delivery_tag="tag-1",
+        headers=headers,
+        content_type="application/json",
+        content_encoding="utf-8",
+    )
+    request_class = symbol_by_name(record_run.Request)
+    request = request_class(
+        message,
+        app=record_run.app,
+        on_ack=message.ack_log_error,
+        connection_errors=(BrokerConnectionError,),
+    )
+    request.acknowledge()  # raised before
+    assert "Couldn't ack 'tag-1'" in caplog.text
+    assert request.acknowledged

@@ -5,6 +5,7 @@ skip it): the point of these tests is that the real parts work together.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from tests.conftest import slack_channel_in_every_project
 
 REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("UPTIME_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Log lines worth showing however far from the end they are.
+SERIOUS = re.compile(r"\b(ERROR|CRITICAL|Unrecoverable)\b|^\w*(Error|Exception):")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -219,10 +222,15 @@ class Processes:
             self.stop(name)
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
-            for path in sorted(self.log_dir.glob("*.log"))
-        )
+        """Each process's log: its last lines, then its errors (a
+        traceback's head can be far from the end)."""
+        parts = []
+        for path in sorted(self.log_dir.glob("*.log")):
+            text = path.read_text(errors="replace")
+            errors = [line for line in text.splitlines() if SERIOUS.search(line)][-20:]
+            parts.append(f"--- {path.name}: last lines\n{text[-4000:]}")
+            parts.append(f"--- {path.name}: errors\n" + "\n".join(errors))
+        return "\n".join(parts)
 
 
 def database_url() -> str:

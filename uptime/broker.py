@@ -11,6 +11,20 @@ consumer.
 
 uptime/settings.py calls use_for_filesystem_urls(), so every filesystem://
 URL in the process (CELERY_BROKER_URL's default) gets this transport.
+
+kombu's Redis transport gets one change too (RedisTransport): a channel
+that outlives its connection says so with a connection error. Celery's
+worker, on losing Redis, first collects the connection (which detaches the
+transport) and then closes it; when closing a channel in the collect timed
+out (a read of a pending BRPOP, more likely on a busy machine), the second
+close hands its unacknowledged messages back through the detached transport
+and kombu failed with an AttributeError. Celery does not take that for a
+connection error: "Unrecoverable error", and the worker exited, where it
+should have reconnected. A late acknowledgement through such a channel
+failed the same way. As a connection error, both are what they are: the
+broker is gone, the messages are not handed back or acknowledged (a broker
+that kept them redelivers them after the visibility timeout; tasks are
+idempotent), and the worker reconnects.
 """
 
 import itertools
@@ -22,6 +36,7 @@ from time import time_ns
 
 from kombu import Queue, transport
 from kombu.transport import filesystem
+from kombu.transport import redis as kombu_redis
 from kombu.utils.json import dumps, loads
 
 # Where locations send their results and heartbeats (uptime.reliability).
@@ -126,6 +141,22 @@ class Transport(filesystem.Transport):
     global_state = filesystem.virtual.BrokerState()
 
 
+class RedisChannel(kombu_redis.Channel):
+    def _connparams(self, asynchronous: bool = False) -> dict:
+        if self.connection.client is None:  # detached by Connection.collect()
+            raise kombu_redis.get_redis_ConnectionError()(
+                "the broker connection this channel belonged to was closed"
+            )
+        return super()._connparams(asynchronous=asynchronous)
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport, whose channels fail as a connection error
+    once their connection is closed (the module's docstring says why)."""
+
+    Channel = RedisChannel
+
+
 def _remove_quietly(path: str) -> None:
     try:
         os.remove(path)
@@ -142,3 +173,10 @@ def use_for_filesystem_urls() -> None:
     """
     transport.TRANSPORT_ALIASES["filesystem"] = f"{__name__}:Transport"
     transport._transport_cache.pop("filesystem", None)
+
+
+def use_for_redis_urls() -> None:
+    """Resolve redis:// and rediss:// to RedisTransport (as above)."""
+    for scheme in ("redis", "rediss"):
+        transport.TRANSPORT_ALIASES[scheme] = f"{__name__}:RedisTransport"
+        transport._transport_cache.pop(scheme, None)

@@ -19,7 +19,6 @@ import logging
 from datetime import timedelta
 
 from celery import Task
-from celery.worker.request import Request as CeleryRequest
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -57,30 +56,9 @@ def count_redelivery(key: str, task_name: str) -> int:
     return count
 
 
-class Request(CeleryRequest):
-    """A task's request in the worker, whose acknowledgement may find its
-    channel gone.
-
-    A late acknowledgement goes through the channel the message came on.
-    When the broker restarts while the task runs, the worker closes that
-    channel and detaches it from its connection; the acknowledgement then
-    fails inside kombu with an AttributeError instead of a connection error,
-    in the worker's event loop, where Celery takes it for an unrecoverable
-    error and the worker exits. It is a connection error in all but name:
-    logged as one, the message is simply not acknowledged (the restarted
-    broker no longer holds it; a broker that kept it delivers it again, and
-    tasks are idempotent).
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._connection_errors = (*self._connection_errors, AttributeError)
-
-
 class ReliableTask(Task):
     """The base class of every Uptime task (uptime.celery sets it)."""
 
-    Request = "uptime.reliability:Request"
     acks_late = True
     reject_on_worker_lost = True
     autoretry_for = (OperationalError, InterfaceError)

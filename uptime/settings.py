@@ -17,7 +17,7 @@ from dotenv import load_dotenv
 from kombu import Queue
 
 from accounts.limits import account_rate_limits
-from uptime.broker import LOCATIONS_QUEUE, use_for_filesystem_urls
+from uptime.broker import LOCATIONS_QUEUE, use_for_filesystem_urls, use_for_redis_urls
 from uptime.env import env_bool, env_email, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -339,6 +339,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "control_folder": str(BROKER_DIR / "control"),
     }
 else:
+    # kombu's, with channels that fail as connection errors once closed.
+    use_for_redis_urls()
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": UPTIME_VISIBILITY_TIMEOUT,
         "socket_timeout": UPTIME_BROKER_TIMEOUT,

@@ -1,6 +1,8 @@
 """Faults in Redis (the broker): restarted without persistence, down for a
-minute, hung. Each case runs its processes against a redis-server of its own."""
+minute, hung; and what a worker's channel does once Redis is gone. Each case
+runs against a redis-server of its own."""
 
+import logging
 import re
 import time
 
@@ -149,3 +151,45 @@ def test_7_a_hung_redis_makes_requests_and_tasks_fail_fast_then_all_recovers(
         wait_for(lambda: slack_texts(slack), timeout=60, what="the alert")
         time.sleep(8)
         assert_one_alert_per_transition(slack, 1)
+
+
+def test_8_a_channel_left_open_by_a_collected_connection_fails_as_a_connection_error(
+    tmp_path,
+):
+    """What made case 5 flaky: on losing Redis, Celery's worker collects its
+    connection (which detaches the transport) and then closes it. When the
+    collect left a channel open (closing it had timed out), the close handed
+    the channel's unacknowledged messages back through the detached
+    transport and kombu raised an AttributeError, which Celery took for an
+    unrecoverable error: the worker exited. The same state is made here
+    directly; closing (as Celery does) and a late acknowledgement must both
+    end as connection errors, which Celery handles."""
+    from kombu import Connection, Queue
+    from kombu.common import ignore_errors
+
+    from tests.service.faults import RedisServer
+    from uptime.broker import RedisTransport
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        connection = Connection(server.url)
+        assert isinstance(connection.transport, RedisTransport)  # as settings choose it
+        channel = connection.default_channel
+        queue = Queue("case-8", channel=channel)
+        queue.declare()
+        queue.maybe_bind(channel)
+        with connection.Producer() as producer:
+            producer.publish({"n": 1}, routing_key="case-8")
+            producer.publish({"n": 2}, routing_key="case-8")
+        first, second = queue.get(no_ack=False), queue.get(no_ack=False)
+        first.ack()
+        server.kill()
+        channel._disconnect_pools()  # as closing the channel begins
+        connection._do_close_transport()  # as Connection.collect() ends
+
+        ignore_errors(connection, connection.close)  # Celery's call: raised AttributeError
+        logger = logging.getLogger("case-8")
+        second.ack_log_error(logger, connection.connection_errors)  # and so did this
+    finally:
+        server.close()

@@ -153,7 +153,7 @@ def test_7_a_hung_redis_makes_requests_and_tasks_fail_fast_then_all_recovers(
         assert_one_alert_per_transition(slack, 1)
 
 
-def test_8_a_channel_left_open_by_a_collected_connection_fails_as_a_connection_error(
+def test_19_a_channel_left_open_by_a_collected_connection_fails_as_a_connection_error(
     tmp_path,
 ):
     """What made case 5 flaky: on losing Redis, Celery's worker collects its
@@ -176,12 +176,12 @@ def test_8_a_channel_left_open_by_a_collected_connection_fails_as_a_connection_e
         connection = Connection(server.url)
         assert isinstance(connection.transport, RedisTransport)  # as settings choose it
         channel = connection.default_channel
-        queue = Queue("case-8", channel=channel)
+        queue = Queue("case-19", channel=channel)
         queue.declare()
         queue.maybe_bind(channel)
         with connection.Producer() as producer:
-            producer.publish({"n": 1}, routing_key="case-8")
-            producer.publish({"n": 2}, routing_key="case-8")
+            producer.publish({"n": 1}, routing_key="case-19")
+            producer.publish({"n": 2}, routing_key="case-19")
         first, second = queue.get(no_ack=False), queue.get(no_ack=False)
         first.ack()
         server.kill()
@@ -189,7 +189,7 @@ def test_8_a_channel_left_open_by_a_collected_connection_fails_as_a_connection_e
         connection._do_close_transport()  # as Connection.collect() ends
 
         ignore_errors(connection, connection.close)  # Celery's call: raised AttributeError
-        logger = logging.getLogger("case-8")
+        logger = logging.getLogger("case-19")
         second.ack_log_error(logger, connection.connection_errors)  # and so did this
     finally:
         server.close()

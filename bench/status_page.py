@@ -26,6 +26,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -281,6 +282,8 @@ def time_page(args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
+    if shutil.which("ab") is None:
+        sys.exit("bench/status_page.py needs ApacheBench: apt-get install apache2-utils")
     cache_url = os.environ.get("CACHE_URL", "")
     with tempfile.TemporaryDirectory(prefix="uptime-statuspagebench-") as data_dir:
         print(f"database {args.db}; cache: {cache_url or 'the database (uptime_cache)'}")

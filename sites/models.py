@@ -111,11 +111,12 @@ class Site(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="dependents"
     )
     # A heartbeat's secret ping URL is /ping/<ping_token>.
-    ping_token = models.CharField(
-        max_length=64, unique=True, default=new_ping_token, editable=False
-    )
+    # Unique through Meta.constraints, not unique=True: on PostgreSQL that
+    # would add a second, LIKE-pattern index, written on every claim of the
+    # row and never read (both keys are only ever looked up whole).
+    ping_token = models.CharField(max_length=64, default=new_ping_token, editable=False)
     # Badges (/badge/<badge_key>/status.svg) are public: an unguessable key, not the id.
-    badge_key = models.CharField(max_length=32, unique=True, default=new_badge_key, editable=False)
+    badge_key = models.CharField(max_length=32, default=new_badge_key, editable=False)
     tags = models.ManyToManyField(Tag, blank=True, related_name="sites")
     # Where it is checked from: none chosen means every enabled location.
     locations = models.ManyToManyField("monitor.Location", blank=True, related_name="sites")
@@ -162,7 +163,9 @@ class Site(models.Model):
                 fields=["project", "url"],
                 condition=~models.Q(kind="heartbeat"),
                 name="site_url_once_per_project",
-            )
+            ),
+            models.UniqueConstraint(fields=["ping_token"], name="site_ping_token_unique"),
+            models.UniqueConstraint(fields=["badge_key"], name="site_badge_key_unique"),
         ]
         indexes = [
             # The dispatcher asks "which enabled sites are due?" every few seconds.

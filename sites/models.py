@@ -107,13 +107,21 @@ class Site(models.Model):
         "(never more than the interval).",
     )
     # While the parent is down, this monitor's down alerts are muted (monitor.policy).
+    # Indexed only where set (Meta.indexes): most monitors depend on none.
     depends_on = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="dependents"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="dependents",
+        db_index=False,
     )
     # A heartbeat's secret ping URL is /ping/<ping_token>.
     # Unique through Meta.constraints, not unique=True: on PostgreSQL that
-    # would add a second, LIKE-pattern index, written on every claim of the
-    # row and never read (both keys are only ever looked up whole).
+    # would add a second, LIKE-pattern index, never read (both keys are only
+    # looked up whole). Every index of this table is written on each claim
+    # of a row (the dispatcher moves next_check_at, which is indexed), so
+    # the ping token's index holds heartbeats only, which are all it finds.
     ping_token = models.CharField(max_length=64, default=new_ping_token, editable=False)
     # Badges (/badge/<badge_key>/status.svg) are public: an unguessable key, not the id.
     badge_key = models.CharField(max_length=32, default=new_badge_key, editable=False)
@@ -164,7 +172,11 @@ class Site(models.Model):
                 condition=~models.Q(kind="heartbeat"),
                 name="site_url_once_per_project",
             ),
-            models.UniqueConstraint(fields=["ping_token"], name="site_ping_token_unique"),
+            models.UniqueConstraint(
+                fields=["ping_token"],
+                condition=models.Q(kind="heartbeat"),
+                name="site_ping_token_unique",
+            ),
             models.UniqueConstraint(fields=["badge_key"], name="site_badge_key_unique"),
         ]
         indexes = [
@@ -173,6 +185,12 @@ class Site(models.Model):
                 fields=["next_check_at"],
                 condition=models.Q(enabled=True),
                 name="site_due_idx",
+            ),
+            # Deleting a site sets its dependents' depends_on to NULL.
+            models.Index(
+                fields=["depends_on"],
+                condition=models.Q(depends_on__isnull=False),
+                name="site_depends_on_idx",
             ),
         ]
 

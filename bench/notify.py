@@ -524,7 +524,6 @@ def main(argv: list[str] | None = None) -> None:
         data_dir = tmp_path / "data"
         (data_dir / "static").mkdir(parents=True)  # whitenoise warns without it
         env = production_env(args.db, args.redis_url, data_dir)
-        env["CELERY_BROKER_URL"] = args.redis_url
         setup_django(
             **{k: env[k] for k in ("DATABASE_URL", "CELERY_BROKER_URL", "UPTIME_DATA_DIR")}
         )

@@ -165,18 +165,22 @@ def _remove_quietly(path: str) -> None:
 
 
 def use_for_filesystem_urls() -> None:
-    """Resolve the filesystem:// scheme to this module's transport.
-
-    kombu takes a URL's transport from its alias table only (a scheme may not
-    name a module); an explicit broker_transport setting would outlive a
-    change of broker_url to redis://, so the alias is what changes.
-    """
-    transport.TRANSPORT_ALIASES["filesystem"] = f"{__name__}:Transport"
-    transport._transport_cache.pop("filesystem", None)
+    """Resolve the filesystem:// scheme to this module's transport."""
+    _resolve(("filesystem",), "Transport")
 
 
 def use_for_redis_urls() -> None:
-    """Resolve redis:// and rediss:// to RedisTransport (as above)."""
-    for scheme in ("redis", "rediss"):
-        transport.TRANSPORT_ALIASES[scheme] = f"{__name__}:RedisTransport"
+    """Resolve redis:// and rediss:// to RedisTransport."""
+    _resolve(("redis", "rediss"), "RedisTransport")
+
+
+def _resolve(schemes: tuple[str, ...], name: str) -> None:
+    """Make URLs of these schemes use this module's transport `name`.
+
+    kombu takes a URL's transport from its alias table only (a scheme may not
+    name a module); an explicit broker_transport setting would outlive a
+    change of broker_url to another scheme, so the alias is what changes.
+    """
+    for scheme in schemes:
+        transport.TRANSPORT_ALIASES[scheme] = f"{__name__}:{name}"
         transport._transport_cache.pop(scheme, None)

@@ -150,7 +150,12 @@ def _owner_only_sqlite(name: str) -> None:
 def _database() -> dict:
     url = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'uptime.sqlite3'}")
     try:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        # Connections are kept for the life of the process (health-checked
+        # before each request or task, so one the server dropped is replaced).
+        # A maximum age closed each of the worker's 16 threads' connections
+        # every minute: a new PostgreSQL process per thread per minute, which
+        # at the small end cost the server as much CPU as the checks did.
+        config = dj_database_url.parse(url, conn_max_age=None, conn_health_checks=True)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":

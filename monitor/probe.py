@@ -546,10 +546,20 @@ def _bind_source(sock: socket.socket, family: int) -> bool:
     if not source or (":" in source) != (family == socket.AF_INET6):
         return True
     try:
+        if _BIND_ADDRESS_NO_PORT is not None:
+            sock.setsockopt(socket.IPPROTO_IP, _BIND_ADDRESS_NO_PORT, 1)
         sock.bind((source, 0))
     except OSError:
         return False
     return True
+
+
+# Linux: bind() takes the source address only, and connect() picks the port,
+# unique per destination as for an unbound socket. A port picked by bind()
+# must be unused by every other socket on that address, and connections the
+# client closes first hold theirs for a minute (TIME_WAIT): at 800 checks a
+# second a location ran out of ports and its probes stalled for seconds.
+_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", None)
 
 
 def _curl_url(target: Target) -> str:

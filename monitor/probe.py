@@ -537,6 +537,14 @@ class _TlsSessions:
 _SESSIONS = _TlsSessions()
 
 
+# Linux: bind() takes the source address only, and connect() picks the port,
+# unique per destination as for an unbound socket. A port picked by bind()
+# must be unused by every other socket on that address, and connections the
+# client closes first hold theirs for a minute (TIME_WAIT): at 800 checks a
+# second a location ran out of ports and its probes stalled for seconds.
+_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", None)
+
+
 def _bind_source(sock: socket.socket, family: int) -> bool:
     """Send from UPTIME_SOURCE_ADDRESS when one is set (a location's own
     address; the tests give each location a loopback address of its own).
@@ -552,14 +560,6 @@ def _bind_source(sock: socket.socket, family: int) -> bool:
     except OSError:
         return False
     return True
-
-
-# Linux: bind() takes the source address only, and connect() picks the port,
-# unique per destination as for an unbound socket. A port picked by bind()
-# must be unused by every other socket on that address, and connections the
-# client closes first hold theirs for a minute (TIME_WAIT): at 800 checks a
-# second a location ran out of ports and its probes stalled for seconds.
-_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", None)
 
 
 def _curl_url(target: Target) -> str:

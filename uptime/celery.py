@@ -1,13 +1,16 @@
 """The Celery application: configured from Django settings (CELERY_* names)."""
 
+import gc
 import logging
 import os
 import threading
 
 from celery import Celery
 from celery.signals import (
+    beat_embedded_init,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
     worker_ready,
     worker_shutdown,
@@ -34,6 +37,21 @@ def _close_old_database_connections(sender=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_init.connect
+@beat_embedded_init.connect
+def _freeze_start_up_objects(**kwargs) -> None:
+    """Put what start-up loaded out of the cyclic garbage collector's reach.
+
+    `celery worker --beat` (make run) forks beat from the worker, and the two
+    share the worker's start-up memory until either writes to it. A full
+    collection writes to every object it walks, so each process's first one
+    copied nearly all of that memory: 65 MB of beat's own (PSS) under load.
+    Frozen in the worker before the fork and again in beat after it, those
+    objects are never walked. https://docs.python.org/3/library/gc.html#gc.freeze
+    """
+    gc.freeze()
 
 
 @worker_process_init.connect

@@ -47,7 +47,8 @@ def _freeze_start_up_objects(**kwargs) -> None:
     `celery worker --beat` (make run) forks beat from the worker, and the two
     share the worker's start-up memory until either writes to it. A full
     collection writes to every object it walks, so each process's first one
-    copied nearly all of that memory: 65 MB of beat's own (PSS) under load.
+    copied nearly all of that memory: under load, 65 MB of beat's memory had
+    become its own (private, dirty).
     Frozen in the worker before the fork and again in beat after it, those
     objects are never walked. https://docs.python.org/3/library/gc.html#gc.freeze
     """

@@ -16,13 +16,13 @@ from django.http import HttpRequest
 
 from monitor.location_services import (
     location_name_clean,
+    location_named_by_checks,
     location_rotate_token,
     probe_command,
 )
 from monitor.locations import DEFAULT, counts
 from monitor.maintenance import sites_errors
 from monitor.models import (
-    Check,
     CheckRollup,
     ConnectivityIncident,
     Location,
@@ -166,9 +166,7 @@ class LocationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Location | None = None) -> bool:
         # Checks name their location without a constraint: one named by checks is disabled.
-        if obj is not None and (
-            obj.name == DEFAULT or Check.objects.filter(location_id=obj.pk).exists()
-        ):
+        if obj is not None and (obj.name == DEFAULT or location_named_by_checks(obj.pk)):
             return False
         return super().has_delete_permission(request, obj)
 

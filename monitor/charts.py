@@ -1,10 +1,10 @@
 """Response-time series for a monitor's chart: one point per time bucket.
 
-The last 24 hours come from raw checks, bucketed here (raw checks are kept
-for UPTIME_CHECK_RETENTION_DAYS and a day of 10-second checks is 8,640 rows,
-one index range scan); longer ranges come from the rollups, which exist for
-as long as UPTIME_ROLLUP_RETENTION_DAYS: hourly for 7 days, daily beyond.
-Each range is one query whatever the number of checks.
+The last 24 hours come from the checks themselves, bucketed here: the
+recent hours' rows and the older hours' packed blocks (monitor.packing), two
+queries; a day of 10-second checks is 8,640 of them. Longer ranges come from
+the rollups, which exist for as long as UPTIME_ROLLUP_RETENTION_DAYS: hourly
+for 7 days, daily beyond, one query whatever the number of checks.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 
 from monitor.models import Check, CheckRollup
+from monitor.packing import packed_checks
 
 
 @dataclass(frozen=True)
@@ -109,28 +110,34 @@ def nearest_rank(sorted_values: list[int], fraction: float) -> float | None:
 
 
 def _from_checks(site_id: int, chosen: Range, now: datetime) -> Series:
-    start = now - chosen.span
-    rows = Check.objects.filter(site_id=site_id, checked_at__gte=start, checked_at__lt=now)
+    rows = [(at, up, ms) for _, at, up, ms in _checks_of(site_id, now - chosen.span, now)]
+    return _bucketed(rows, chosen, now)
+
+
+def _checks_of(site_id: int, start: datetime, end: datetime):
+    """(location_id, checked_at, up, response_ms) of a site's checks in [start, end).
+
+    The recent hours' rows and the older hours' packed blocks.
+    """
+    rows = Check.objects.filter(site_id=site_id, checked_at__gte=start, checked_at__lt=end)
     # order_by(): the model's ordering would make the database sort for nothing.
-    return _bucketed(rows.order_by().values_list("checked_at", "up", "response_ms"), chosen, now)
+    yield from rows.order_by().values_list("location_id", "checked_at", "up", "response_ms")
+    for _, location_id, check in packed_checks(start=start, end=end, site_id=site_id):
+        yield location_id, check.checked_at, check.up, check.response_ms
 
 
 def series_by_location(
     site_id: int, *, now: datetime | None = None
 ) -> tuple[Series, dict[int, Series]]:
-    """The last 24 hours from raw checks: all of them, and each location's on its own.
+    """The last 24 hours from the checks: all of them, and each location's on its own.
 
-    Only raw checks say where they were made from (rollups do not), hence only 24 h.
-    One query, like the other ranges.
+    Only checks say where they were made from (rollups do not), hence only 24 h.
     """
     chosen = RANGES[DEFAULT_RANGE]
     now = now or timezone.now()
-    start = now - chosen.span
-    rows = Check.objects.filter(site_id=site_id, checked_at__gte=start, checked_at__lt=now)
     every: list[tuple] = []
     by_location: dict[int, list[tuple]] = {}
-    values = rows.order_by().values_list("location_id", "checked_at", "up", "response_ms")
-    for location_id, *row in values:
+    for location_id, *row in _checks_of(site_id, now - chosen.span, now):
         every.append(row)
         by_location.setdefault(location_id, []).append(row)
     return _bucketed(every, chosen, now), {

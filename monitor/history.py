@@ -28,8 +28,10 @@ from monitor.models import (
     RESPONSE_BUCKET_EDGES_MS,
     RESPONSE_BUCKETS,
     Check,
+    CheckBlock,
     CheckRollup,
 )
+from monitor.packing import packed_checks
 from monitor.pgarrays import array_literal, int_array_literal
 
 Row = tuple[int, datetime, bool, int | None]  # (site_id, checked_at, up, response_ms)
@@ -211,7 +213,7 @@ def _sqlite_max_params() -> int:
 
 
 def backfill_rollups(*, since: datetime, until: datetime, chunk_size: int = 5000) -> int:
-    """Rebuild the rollups of the UTC days from since's to until's (excluded) from raw checks.
+    """Rebuild the rollups of the UTC days from since's to until's (excluded) from the checks.
 
     For checks recorded before rollups existed (after an upgrade). Each day is
     deleted and rebuilt in its own transaction. Live recording adds to the
@@ -230,8 +232,12 @@ def backfill_rollups(*, since: datetime, until: datetime, chunk_size: int = 5000
                 .order_by()
                 .values_list("site_id", "checked_at", "up", "response_ms")
             )
+            packed = (
+                (site_id, check.checked_at, check.up, check.response_ms)
+                for site_id, _, check in packed_checks(start=day, end=end)
+            )
             batch: list[Row] = []
-            for row in checks.iterator(chunk_size=chunk_size):
+            for row in itertools.chain(checks.iterator(chunk_size=chunk_size), packed):
                 batch.append(row)
                 if len(batch) >= chunk_size:
                     add_to_rollups(batch)
@@ -255,6 +261,20 @@ def prune_checks(
     """Delete raw checks from before `older_than`; return how many went."""
     return _delete_in_batches(
         Check, "checked_at", older_than, batch_size=batch_size, time_budget=time_budget, pause=pause
+    )
+
+
+def prune_blocks(
+    *, older_than: datetime, batch_size: int = 500, time_budget: float = 600.0, pause: float = 0.0
+) -> int:
+    """Delete packed hours whose every check is from before `older_than`; return how many went."""
+    return _delete_in_batches(
+        CheckBlock,
+        "hour",
+        older_than - timedelta(hours=1),
+        batch_size=batch_size,
+        time_budget=time_budget,
+        pause=pause,
     )
 
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from monitor.locations import DEFAULT, location_token
-from monitor.models import Check, Location
+from monitor.models import Check, CheckBlock, Location
 
 # As UPTIME_LOCATION is checked (uptime/settings.py): the name is the queue's.
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
@@ -86,11 +86,19 @@ def location_rotate_token(*, location: Location) -> str:
     return location_token(location)
 
 
+def location_named_by_checks(location_id: int) -> bool:
+    """Whether any check, a row or packed (monitor.packing), was made from this location."""
+    return (
+        Check.objects.filter(location_id=location_id).exists()
+        or CheckBlock.objects.filter(location_id=location_id).exists()
+    )
+
+
 def location_remove(*, location: Location) -> bool:
     """Delete a location no check names; else disable it. True when it was deleted."""
     if location.name == DEFAULT:
         raise ValidationError({"name": ["The default location is the central workers."]})
-    if Check.objects.filter(location_id=location.pk).exists():
+    if location_named_by_checks(location.pk):
         location_update(location=location, enabled=False)
         return False
     location.delete()

@@ -1,4 +1,4 @@
-"""Celery task for history upkeep: beat runs prune_history hourly."""
+"""Celery task for history upkeep: beat runs prune_history hourly (packing, then pruning)."""
 
 import logging
 from datetime import timedelta
@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from monitor.history import prune_checks, prune_rollups
+from monitor.history import prune_blocks, prune_checks, prune_rollups
+from monitor.packing import pack_checks
 
 log = logging.getLogger(__name__)
 
@@ -19,25 +20,29 @@ PRUNE_TIME_BUDGET = 600.0
 
 @shared_task
 def prune_history() -> dict[str, int]:
-    """Delete checks and rollups older than their retention periods."""
+    """Pack checks past UPTIME_CHECK_PACK_AFTER_HOURS; delete what is past its retention."""
     now = timezone.now()
     # On SQLite the pruner and the recorder share one write lock: leave gaps.
     pause = 0.05 if connection.vendor == "sqlite" else 0.0
-    checks = prune_checks(
-        older_than=now - timedelta(days=settings.UPTIME_CHECK_RETENTION_DAYS),
-        time_budget=PRUNE_TIME_BUDGET,
-        pause=pause,
+    budget = {"time_budget": PRUNE_TIME_BUDGET, "pause": pause}
+    packed = pack_checks(
+        older_than=now - timedelta(hours=settings.UPTIME_CHECK_PACK_AFTER_HOURS), **budget
     )
+    check_cutoff = now - timedelta(days=settings.UPTIME_CHECK_RETENTION_DAYS)
+    # Rows too: any the packer has not reached yet (its budget ran out).
+    checks = prune_checks(older_than=check_cutoff, **budget)
+    blocks = prune_blocks(older_than=check_cutoff, **budget)
     rollups = prune_rollups(
-        older_than=now - timedelta(days=settings.UPTIME_ROLLUP_RETENTION_DAYS),
-        time_budget=PRUNE_TIME_BUDGET,
-        pause=pause,
+        older_than=now - timedelta(days=settings.UPTIME_ROLLUP_RETENTION_DAYS), **budget
     )
     log.info(
-        "pruned %d check(s) older than %d days and %d rollup(s) older than %d days",
+        "packed %d check(s); pruned %d check(s) and %d packed hour(s) older than %d days "
+        "and %d rollup(s) older than %d days",
+        packed,
         checks,
+        blocks,
         settings.UPTIME_CHECK_RETENTION_DAYS,
         rollups,
         settings.UPTIME_ROLLUP_RETENTION_DAYS,
     )
-    return {"checks": checks, "rollups": rollups}
+    return {"packed": packed, "checks": checks, "blocks": blocks, "rollups": rollups}

@@ -15,6 +15,7 @@ from django.utils import timezone
 from monitor import kinds
 from monitor.models import (
     Check,
+    CheckBlock,
     CheckRollup,
     Heartbeat,
     IncidentNote,
@@ -407,6 +408,7 @@ def _history_deletes() -> list[str]:
             Heartbeat,
         )
     )
+    blocks = q(CheckBlock._meta.db_table)
     others = [
         q(model._meta.db_table)
         for model in (
@@ -425,7 +427,7 @@ def _history_deletes() -> list[str]:
         f"(SELECT id FROM {transitions} WHERE site_id = %s)",
         *(
             f"DELETE FROM {table} WHERE site_id = %s"  # noqa: S608
-            for table in (transitions, checks, rollups, gaps, beats, *others)
+            for table in (transitions, checks, blocks, rollups, gaps, beats, *others)
         ),
     ]
 

@@ -489,6 +489,10 @@ elif not CELERY_BROKER_URL.startswith("filesystem"):
 UPTIME_FAILURE_THRESHOLD = env_int("UPTIME_FAILURE_THRESHOLD", 2, minimum=1)
 # Raw checks are kept this many days; hourly and daily rollups much longer.
 UPTIME_CHECK_RETENTION_DAYS = env_int("UPTIME_CHECK_RETENTION_DAYS", 30, minimum=1)
+# A check stays a row of its own this many hours; then the hourly upkeep packs
+# each closed hour of a site's checks from one location into one row
+# (monitor.packing): about 90 bytes per check become about 13.
+UPTIME_CHECK_PACK_AFTER_HOURS = env_int("UPTIME_CHECK_PACK_AFTER_HOURS", 2, minimum=1)
 UPTIME_ROLLUP_RETENTION_DAYS = env_int("UPTIME_ROLLUP_RETENTION_DAYS", 400, minimum=1)
 # Uptime's own network failing looks like every site failing at once. A down
 # alert caused by a network-level failure waits UPTIME_OUTAGE_SETTLE seconds

@@ -18,7 +18,7 @@ from monitor.history import (
     prune_checks,
     prune_rollups,
 )
-from monitor.models import Check, CheckRollup, Transition
+from monitor.models import Check, CheckBlock, CheckRollup, Transition
 from monitor.probe import ProbeResult
 from monitor.recording import record_results
 from monitor.tasks_history import prune_history
@@ -247,16 +247,25 @@ def test_pruning_rollups_deletes_only_buckets_that_start_before_the_cutoff(site)
     }
 
 
-def test_the_prune_task_applies_both_retention_settings_and_logs_the_counts(site, settings, caplog):
+def test_the_prune_task_packs_then_applies_both_retention_settings_and_logs_the_counts(
+    site, settings, caplog
+):
     settings.UPTIME_CHECK_RETENTION_DAYS = 30
     settings.UPTIME_ROLLUP_RETENTION_DAYS = 400
-    checks_at(site, [T0 - timedelta(days=31), T0 - timedelta(days=29)])
+    settings.UPTIME_CHECK_PACK_AFTER_HOURS = 2
+    checks_at(site, [T0 - timedelta(days=31), T0 - timedelta(days=29), T0 - timedelta(hours=1)])
     add_to_rollups([(site.id, T0 - timedelta(days=401), True, 10), (site.id, T0, True, 10)])
 
     with time_machine.travel(T0, tick=False), caplog.at_level(logging.INFO):
         counts = prune_history.delay().get()
 
-    assert counts == {"checks": 1, "rollups": 2}
-    assert Check.objects.get().checked_at == T0 - timedelta(days=29)
+    # Both old checks packed, then the 31-day-old one's hour pruned.
+    assert counts == {"packed": 2, "checks": 0, "blocks": 1, "rollups": 2}
+    assert Check.objects.get().checked_at == T0 - timedelta(hours=1)
+    [block] = CheckBlock.objects.all()
+    assert block.hour == T0 - timedelta(days=29)
     assert CheckRollup.objects.count() == 2
-    assert "pruned 1 check(s) older than 30 days and 2 rollup(s) older than 400 days" in caplog.text
+    assert (
+        "packed 2 check(s); pruned 0 check(s) and 1 packed hour(s) older than 30 days "
+        "and 2 rollup(s) older than 400 days" in caplog.text
+    )

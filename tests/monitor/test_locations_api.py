@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from monitor.locations import location_token
 from monitor.models import Check, Location
+from monitor.packing import pack_checks
 from sites.services import site_create
 from teams.tokens import token_create
 from tests.factories import alice_project
@@ -191,6 +192,20 @@ def test_a_location_checks_name_is_disabled_rather_than_deleted(staff_client):
 
     assert response.status_code == 200
     assert response.json()["enabled"] is False
+    assert Location.objects.get(name="eu-west").enabled is False
+
+
+def test_a_location_named_only_by_packed_checks_is_disabled_too(staff_client):
+    location = live_location("eu-west")
+    site = site_create(project=alice_project(), url="http://127.0.0.1:8001/")
+    Check.objects.create(
+        site=site, location=location, up=True, checked_at=timezone.now() - timedelta(hours=3)
+    )
+    assert pack_checks(older_than=timezone.now()) == 1
+
+    response = staff_client.delete("/api/locations/eu-west")
+
+    assert response.status_code == 200
     assert Location.objects.get(name="eu-west").enabled is False
 
 

@@ -1,13 +1,16 @@
 """add_site, list_sites and remove_site. Every URL here is on 127.0.0.1 or .invalid."""
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from monitor.checking import check_sites
-from monitor.models import Check
+from monitor.models import Check, CheckBlock
+from monitor.packing import pack_checks
 from sites.models import Site
 from sites.services import site_create
 from tests.factories import alice_project
@@ -154,6 +157,21 @@ def test_remove_site_by_id_deletes_the_site_and_its_checks(db, refused_url):
     assert out.strip() == f"Removed site {site.id}: {refused_url} and its 1 check."
     assert not Site.objects.exists()
     assert not Check.objects.exists()
+
+
+def test_remove_site_counts_packed_checks_with_the_rest(db, refused_url):
+    site = site_create(project=alice_project(), url=refused_url)
+    hours_ago = timezone.now() - timedelta(hours=3)
+    Check.objects.bulk_create(
+        Check(site=site, up=False, checked_at=hours_ago + timedelta(minutes=n)) for n in range(3)
+    )
+    assert pack_checks(older_than=timezone.now()) == 3
+    check_sites([site.id])
+
+    out = run("remove_site", str(site.id))
+
+    assert out.strip() == f"Removed site {site.id}: {refused_url} and its 4 checks."
+    assert not CheckBlock.objects.exists()
 
 
 def test_remove_site_by_url_accepts_the_url_as_typed(db):

@@ -13,7 +13,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from monitor.history import add_to_rollups
-from monitor.models import Check, CheckRollup, Transition
+from monitor.models import Check, CheckBlock, CheckRollup, Transition
+from monitor.packing import pack_checks
 from monitor.probe import ErrorKind, ProbeResult
 from monitor.recording import record_results
 from notifications.models import NotificationAttempt
@@ -22,17 +23,20 @@ from sites.models import Site
 from sites.services import site_create, site_delete
 from tests.factories import alice_project
 
-HISTORY_MODELS = (Check, Transition, CheckRollup)
+HISTORY_MODELS = (Check, CheckBlock, Transition, CheckRollup)
 
 
 def add_history(site: Site, *, checks: int) -> None:
-    """`checks` checks ten seconds apart, a transition with a delivery
-    attempt, and the rollups of those checks."""
-    start = timezone.now() - timedelta(seconds=10 * checks)
+    """`checks` checks ten seconds apart, packed but for the last ten minutes'
+    (monitor.packing), a transition with a delivery attempt, and the rollups
+    of those checks."""
+    now = timezone.now()
+    start = now - timedelta(seconds=10 * checks)
     rows = Check.objects.bulk_create(
         Check(site=site, checked_at=start + timedelta(seconds=10 * n), up=n % 7 != 0, response_ms=n)
         for n in range(checks)
     )
+    pack_checks(older_than=now - timedelta(minutes=10))
     down = rows[0]
     transition = Transition.objects.create(
         site=site, check_result=down, from_status="up", to_status="down", created_at=down.checked_at
@@ -59,7 +63,13 @@ def orphans() -> dict[str, int]:
     return counts
 
 
-NONE_LEFT = {"Check": 0, "Transition": 0, "CheckRollup": 0, "NotificationAttempt": 0}
+NONE_LEFT = {
+    "Check": 0,
+    "CheckBlock": 0,
+    "Transition": 0,
+    "CheckRollup": 0,
+    "NotificationAttempt": 0,
+}
 
 
 @pytest.fixture
@@ -148,11 +158,12 @@ def test_a_delete_issues_a_few_queries_however_many_checks_the_site_has(
 ):
     site = site_create(project=alice_project(), url="http://127.0.0.1:9/long-history")
     add_history(site, checks=1_000)
+    assert CheckBlock.objects.filter(site=site).exists()
 
     # Django's own cascade deletes (and first loads) checks 100 at a time.
-    # (One DELETE per table on SQLite: the history, the gaps, maintenance windows,
-    # notes, tags, status page entries and per-location states.)
-    with django_assert_max_num_queries(19):
+    # (One DELETE per table on SQLite: the history, packed too, the gaps,
+    # maintenance windows, notes, tags, status page entries and per-location states.)
+    with django_assert_max_num_queries(20):
         site_delete(site=site)
     assert rows_of([site.id]) == NONE_LEFT
 

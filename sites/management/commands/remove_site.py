@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from monitor.packing import packed_count
 from sites.cli import add_project_option, site_for_command
 from sites.models import Site
 from sites.services import site_delete
@@ -21,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, site: str, project: str | None, **options) -> None:
         found = site_for_command(site, project_id=project)
-        site_id, checks = found.id, found.checks.count()
+        site_id, checks = found.id, found.checks.count() + packed_count(site_id=found.id)
         try:
             site_delete(site=found)  # clears found.id, hence site_id above
         except Site.DoesNotExist:

@@ -5,13 +5,17 @@ loads 1,000 sites and 200,000 checks (one a minute per site, in time order as
 the recorder writes them, with realistic response times and ~2 % failures),
 VACUUM ANALYZEs, then prints the table's size per check, split into heap,
 TOAST and each index, and the average width of each column; then the same
-after REINDEX (the key's index as compact as a rebuild leaves it). Then it feeds
-the same checks to monitor.history.add_to_rollups in batches of 500 and
-prints the rollup table's size per row. Drops the scratch database at the end
-(unless --keep).
+after REINDEX (the key's index as compact as a rebuild leaves it). Then it
+packs them as the hourly upkeep does (monitor.packing: one row per site,
+location and hour) and prints the packed table's size per check, the time
+packing took, and one site's 24-hour chart read from rows and from blocks.
+Then it feeds the same checks to monitor.history.add_to_rollups in batches
+of 500 and prints the rollup table's size per row. Drops the scratch
+database at the end (unless --keep).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/uptime .venv/bin/python bench/bytes_per_check.py
     ... bench/bytes_per_check.py --sites 100 --checks 20000    # a quick one
+    ... bench/bytes_per_check.py --checks 1440000              # a whole day: full hours
 """
 
 from __future__ import annotations
@@ -179,6 +183,59 @@ def report(
         print(f"    {name:<34} {float(width):7.1f}")
 
 
+def chart_ms(site_id: int, now: datetime) -> float:
+    """The median of five reads of one site's 24-hour chart, in ms."""
+    from monitor.charts import response_series
+
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        response_series(site_id, "24h", now=now)
+        timings.append(time.perf_counter() - started)
+    return sorted(timings)[2] * 1000
+
+
+def measure_packing(n_checks: int, site_id: int) -> None:
+    from django.db import connection
+
+    from monitor.models import CheckBlock
+    from monitor.packing import pack_checks
+
+    now = datetime.now(UTC)
+    from_rows = chart_ms(site_id, now)
+    cpu, started = time.process_time(), time.perf_counter()
+    # Everything: every hour up to the current one is closed by then.
+    packed = pack_checks(older_than=now + timedelta(hours=2), time_budget=3600)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+    table = CheckBlock._meta.db_table
+    count, total, heap, indexes = sizes(table, "VACUUM ANALYZE")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT sum(count), pg_relation_size(reltoastrelid) FROM {table}, pg_class "
+            "WHERE relname = %s GROUP BY reltoastrelid",
+            [table],
+        )
+        checks, toast = cursor.fetchone()
+    assert checks == packed == n_checks, (checks, packed, n_checks)
+    print(
+        f"\n{table} (packed), after VACUUM ANALYZE: {checks:,} checks in {count:,} rows "
+        f"({checks / count:.1f} checks per row), {total / 2**20:.1f} MiB in all"
+    )
+    print(f"  {'total':<36} {total / checks:7.1f} bytes per check")
+    print(f"  {'heap (rows)':<36} {heap / checks:7.1f}")
+    print(f"  {'TOAST (rows over 2 kB)':<36} {toast / checks:7.1f}")
+    for name, size in indexes:
+        print(f"  {'index ' + name:<36} {size / checks:7.1f}")
+    print(
+        f"  packing took {wall:.1f} s ({wall / checks * 1e6:.1f} µs per check; "
+        f"this process's CPU {cpu / checks * 1e6:.1f} µs per check)"
+    )
+    print(
+        f"  one site's 24-hour chart: {from_rows:.1f} ms from rows, "
+        f"{chart_ms(site_id, now):.1f} ms from blocks (median of 5)"
+    )
+
+
 def measure_rollups(rows: list[tuple]) -> None:
     from django.db import transaction
 
@@ -223,6 +280,7 @@ def main() -> None:
             # pages about 70 % full (each split halves a page); rebuilt, as
             # migration 0016 builds it or a REINDEX does, they are full.
             report("monitor_check", Check._meta.db_table, check_columns, "check", "REINDEX TABLE")
+            measure_packing(len(rows), rows[0][0])
             measure_rollups(rows)
             rollup_columns = [f.column for f in CheckRollup._meta.concrete_fields]
             table = CheckRollup._meta.db_table

@@ -45,7 +45,8 @@ What it does, all on 127.0.0.1:
       CPU per check (all but the target) and the peak RSS (VmHWM) of each
       group's largest process;
     - database bytes per check (pg_total_relation_size of monitor_check over
-      its rows; with locations, the per-location views too);
+      its rows; with locations, the per-location views too), and again once
+      every check is packed as the hourly upkeep packs them (monitor.packing);
     - transitions recorded in the window (0 expected with --fail-share 0);
     - the recording backlog: tasks still queued for the central worker when
       the window ends, and how long they take to record (the figures above
@@ -731,6 +732,46 @@ def run(args: argparse.Namespace, procs: ProcessSet, tmp_path: Path) -> None:
     figures["sessions"] = sessions
     figures["backlog"], figures["drained_in"] = backlog, drained_in
     print_report(args, figures, groups, window, ceiling)
+    print_packed(pack_everything())
+
+
+def pack_everything() -> dict:
+    """Pack every check as the hourly upkeep packs a closed hour, and size the result."""
+    from django.db import connection
+
+    from monitor.packing import pack_checks
+
+    cpu, started = time.process_time(), time.perf_counter()
+    # older_than two hours ahead: the current hour too, the run's checks all lie in it or the last.
+    packed = pack_checks(older_than=datetime.now(UTC) + timedelta(hours=2), time_budget=3600)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE monitor_checkblock")
+        cursor.execute(
+            "SELECT pg_total_relation_size('monitor_checkblock'), count(*), sum(count) "
+            "FROM monitor_checkblock"
+        )
+        total, blocks, checks = cursor.fetchone()
+    return {
+        "packed": packed,
+        "cpu": cpu,
+        "wall": wall,
+        "bytes": total,
+        "blocks": blocks,
+        "checks": checks or 0,
+    }
+
+
+def print_packed(packing: dict) -> None:
+    checks = packing["checks"] or 1
+    print(
+        f"  packed            {packing['bytes'] / checks:,.1f} bytes per check in "
+        f"monitor_checkblock with its indexes, {packing['checks']:,} checks in "
+        f"{packing['blocks']:,} rows ({packing['checks'] / max(packing['blocks'], 1):.1f} a row: "
+        f"a short run's hours are part-filled; bench/bytes_per_check.py shows full ones); "
+        f"packing took {packing['wall']:.1f} s, {packing['cpu'] / checks * 1e6:.1f} µs of "
+        f"this process's CPU per check"
+    )
 
 
 if __name__ == "__main__":

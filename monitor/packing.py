@@ -42,6 +42,8 @@ NO_RESPONSE = 0xFFFF_FFFF
 NO_STATUS = 0xFFFF
 UP, HAS_TEXT = 1, 2
 HOUR = timedelta(hours=1)
+# Any constant; PostgreSQL runs packers one batch at a time on this advisory lock.
+_PG_LOCK_KEY = 0x7061636B
 
 
 class PackedCheck(NamedTuple):
@@ -151,11 +153,21 @@ def pack_checks(
         if not batch:
             return packed
         with transaction.atomic():
+            _one_packer_at_a_time()
             packed += add_to_blocks(_take_raw(batch, locations, cutoff))
         if time.monotonic() >= deadline:
             return packed
         after = batch[-1]
         time.sleep(pause)
+
+
+def _one_packer_at_a_time() -> None:
+    """Two packers merging late checks into one new block would each write
+    it without the other's checks. SQLite's IMMEDIATE transactions already
+    run one at a time; on PostgreSQL an advisory lock held until commit does."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
 
 
 def _take_raw(site_ids: list[int], location_ids: list[int], cutoff: datetime) -> list[tuple]:
@@ -183,7 +195,8 @@ def add_to_blocks(rows: Iterable[tuple]) -> int:
     """Add raw check rows (_RAW_COLUMNS) to their hours' blocks; return how many were added.
 
     A block that exists already (a check recorded late into a packed hour)
-    is merged with: one check per instant, as the raw key keeps it.
+    is merged with: one check per instant, as the raw key keeps it. The
+    caller runs one packer at a time (_one_packer_at_a_time).
     """
     hours: dict[tuple[int, int, datetime], dict[datetime, PackedCheck]] = {}
     added = 0
@@ -197,8 +210,6 @@ def add_to_blocks(rows: Iterable[tuple]) -> int:
     existing = CheckBlock.objects.filter(
         site_id__in={key[0] for key in hours}, hour__in={key[2] for key in hours}
     )
-    if connection.features.has_select_for_update:
-        existing = existing.select_for_update()  # two packers merge one at a time
     for block in existing:
         key = (block.site_id, block.location_id, block.hour)
         if (checks := hours.get(key)) is not None:

@@ -1,14 +1,23 @@
 """Packed history: closed hours of checks become one row per site, location and hour."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection, transaction
 
 from monitor.charts import response_series, series_by_location
 from monitor.history import add_to_rollups, backfill_rollups, prune_blocks
 from monitor.models import DEFAULT_LOCATION_ID, Check, CheckBlock, CheckRollup, Location
-from monitor.packing import PackedCheck, decode, encode, pack_checks, packed_checks
+from monitor.packing import (
+    PackedCheck,
+    _one_packer_at_a_time,
+    decode,
+    encode,
+    pack_checks,
+    packed_checks,
+)
 from sites.services import site_create
 from tests.factories import alice_project
 
@@ -158,6 +167,44 @@ def test_pruning_takes_a_packed_hour_once_its_last_check_is_past_the_cutoff(site
 
     assert prune_blocks(older_than=T0 + HOUR + timedelta(minutes=30)) == 1
     assert list(CheckBlock.objects.values_list("hour", flat=True)) == [T0 + HOUR]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_packer_waits_for_another_to_commit_before_it_merges():
+    """Two packers merging late checks into one new block would each write it
+    without the other's: while one holds the packers' turn, the other waits."""
+    site = site_create(project=alice_project(), url="http://127.0.0.1:9/one")
+    mixed_checks(site, T0, 10)
+    holding, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def first_packer() -> None:
+        try:
+            with transaction.atomic():
+                _one_packer_at_a_time()
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def second_packer() -> None:
+        try:
+            pack_checks(older_than=T0 + 2 * HOUR)
+            finished.set()
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_packer)
+    first.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=second_packer)
+    second.start()
+
+    assert not finished.wait(0.5)
+    release.set()
+    first.join()
+    second.join()
+    assert finished.is_set()
+    assert CheckBlock.objects.get().count == 10
 
 
 # --- reading ------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The last 24 hours come from the checks themselves, bucketed here: the
 recent hours' rows and the older hours' packed blocks (monitor.packing), two
 queries; a day of 10-second checks is 8,640 of them. Longer ranges come from
 the rollups, which exist for as long as UPTIME_ROLLUP_RETENTION_DAYS: hourly
-for 7 days, daily beyond, one query whatever the number of checks.
+for 7 days, daily beyond (today summed from its hours), one or two queries
+whatever the number of checks.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
+from monitor.history import day_rollups
 from monitor.models import Check, CheckRollup
 from monitor.packing import packed_checks
 
@@ -186,9 +188,12 @@ def _from_rollups(site_id: int, chosen: Range, now: datetime) -> Series:
     # The first bucket is the one that holds `now - span`, so the chart is
     # never emptier than the range at its left edge.
     start = _floor(now - chosen.span, length)
-    rows = CheckRollup.objects.filter(
-        site_id=site_id, period=chosen.period, bucket_start__gte=start, bucket_start__lte=now
-    ).order_by("bucket_start")
+    if chosen.period == CheckRollup.Period.DAY:
+        rows = day_rollups(site_id, start, now)  # today from its hours
+    else:
+        rows = CheckRollup.objects.filter(
+            site_id=site_id, period=chosen.period, bucket_start__gte=start, bucket_start__lte=now
+        ).order_by("bucket_start")
     points = [
         Point(
             start=row.bucket_start,

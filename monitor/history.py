@@ -1,8 +1,11 @@
 """History: hourly and daily rollups of checks, and pruning of old rows.
 
-Rollups are summed as checks are recorded (add_to_rollups runs inside the
-recorder's transaction), so charts and uptime figures never scan raw checks,
-and raw checks can be pruned after UPTIME_CHECK_RETENTION_DAYS.
+Hourly rollups are summed as checks are recorded (add_to_rollups runs
+inside the recorder's transaction), so charts never scan checks, and checks
+can be pruned after UPTIME_CHECK_RETENTION_DAYS. A day's rollup is summed
+from its hours once the day has closed (roll_up_days, hourly): keeping it
+up to date with every check cost the recorder a second upsert per check.
+The charts add up the current day from its hours (day_rollups).
 
 Percentiles come from a fixed histogram of response times per rollup row
 (RESPONSE_BUCKET_EDGES_MS: 16 ms times √2 per bucket). The estimate lies in
@@ -93,21 +96,21 @@ class _Totals:
         self.histogram[response_bucket(response_ms)] += 1
 
 
-def add_to_rollups(rows: Iterable[Row]) -> int:
-    """Add a batch of checks to their sites' hourly and daily rollups.
+def add_to_rollups(rows: Iterable[Row], *, days: bool = True) -> int:
+    """Add a batch of checks to their sites' hourly rollups, and daily ones
+    unless `days` is False (the recorder: roll_up_days sums closed days).
 
     Summed in Python first, then written with one INSERT … ON CONFLICT DO
-    UPDATE (on SQLite, one per 900 rollup rows: a batch of 500 checks in one
-    hour touches 1,000), so it is cheap enough for the recorder's
-    transaction. Returns how many rollup rows were touched.
+    UPDATE (on SQLite, one per 900 rollup rows), so it is cheap enough for
+    the recorder's transaction. Returns how many rollup rows were touched.
     """
     totals: dict[tuple[int, int, datetime], _Totals] = {}
     for site_id, checked_at, up, response_ms in rows:
         hour = checked_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        for key in (
-            (site_id, CheckRollup.Period.HOUR, hour),
-            (site_id, CheckRollup.Period.DAY, hour.replace(hour=0)),
-        ):
+        keys = [(site_id, CheckRollup.Period.HOUR, hour)]
+        if days:
+            keys.append((site_id, CheckRollup.Period.DAY, hour.replace(hour=0)))
+        for key in keys:
             if (bucket := totals.get(key)) is None:
                 bucket = totals[key] = _Totals()
             bucket.add(up, response_ms)
@@ -250,6 +253,115 @@ def backfill_rollups(*, since: datetime, until: datetime, chunk_size: int = 5000
 
 def _day_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+# --- days from hours ----------------------------------------------------------------
+
+# A closed day is summed again at each hourly run for this long after it
+# closed, so a check recorded late into its last hour still counts.
+LATE_CHECKS_WITHIN = timedelta(hours=3)
+# How far back a run looks for closed days not summed yet (after an outage
+# of the hourly task, not of the checks: without checks there is nothing to sum).
+ROLL_UP_LOOKBACK_DAYS = 7
+
+
+def roll_up_days(*, now: datetime) -> int:
+    """Sum closed UTC days' hourly rollups into daily ones; return how many daily rows it wrote.
+
+    The closed days back to the newest one already summed (at most
+    ROLL_UP_LOOKBACK_DAYS), and the day just closed again while
+    LATE_CHECKS_WITHIN lasts. Each day is one INSERT … SELECT … GROUP BY
+    site that replaces what was there, so summing a day twice is harmless.
+    """
+    today = _day_of(now)
+    days = []
+    for back in range(1, ROLL_UP_LOOKBACK_DAYS + 1):
+        day = today - timedelta(days=back)
+        late = back == 1 and now - today < LATE_CHECKS_WITHIN
+        if (
+            not late
+            and CheckRollup.objects.filter(period=CheckRollup.Period.DAY, bucket_start=day).exists()
+        ):
+            break
+        days.append(day)
+    written = 0
+    for day in reversed(days):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_roll_up_sql(), _roll_up_params(day))
+            written += cursor.rowcount
+    return written
+
+
+def _roll_up_sql() -> str:
+    q = connection.ops.quote_name
+    least = "LEAST" if connection.vendor == "postgresql" else "MIN"
+    table = q(CheckRollup._meta.db_table)
+    sums = [f"SUM({q(c)})" for c in ("checks", "failures", "rt_count", "rt_sum")]
+    saturated = [f"{least}(SUM({q(c)}), {SMALLINT_MAX})" for c in HISTOGRAM_COLUMNS]
+    select = ["site_id", "%s", "%s", *sums, f"MIN({q('rt_min')})", f"MAX({q('rt_max')})"]
+    updates = [f"{q(c)} = excluded.{q(c)}" for c in _UPSERT_COLUMNS[3:]]
+    # Only names from the model's _meta, quoted, go into the text; values are parameters.
+    # WHERE before GROUP BY: SQLite needs one to read ON CONFLICT as the upsert's.
+    return (
+        f"INSERT INTO {table} ({', '.join(map(q, _UPSERT_COLUMNS))}) "  # noqa: S608
+        f"SELECT {', '.join(select + saturated)} FROM {table} "
+        f"WHERE {q('period')} = %s AND {q('bucket_start')} >= %s AND {q('bucket_start')} < %s "
+        f"GROUP BY {q('site_id')} "
+        f"ON CONFLICT ({q('site_id')}, {q('period')}, {q('bucket_start')}) "
+        f"DO UPDATE SET {', '.join(updates)}"
+    )
+
+
+def _roll_up_params(day: datetime) -> list:
+    adapt = connection.ops.adapt_datetimefield_value
+    return [
+        int(CheckRollup.Period.DAY),
+        adapt(day),
+        int(CheckRollup.Period.HOUR),
+        adapt(day),
+        adapt(day + timedelta(days=1)),
+    ]
+
+
+def day_rollups(site_id: int, start: datetime, now: datetime) -> list[CheckRollup]:
+    """A site's daily rollups from the day holding `start` to today, oldest first.
+
+    Closed days from their rows; today, and a closed day roll_up_days has
+    not summed yet, from their hours (unsaved rows).
+    """
+    first, today = _day_of(start), _day_of(now)
+    rows = CheckRollup.objects.filter(site_id=site_id, bucket_start__lte=now)
+    days = {
+        r.bucket_start: r
+        for r in rows.filter(
+            period=CheckRollup.Period.DAY, bucket_start__gte=first, bucket_start__lt=today
+        )
+    }
+    recent = max(first, today - timedelta(days=1))
+    by_day: dict[datetime, list[CheckRollup]] = {}
+    for hour in rows.filter(period=CheckRollup.Period.HOUR, bucket_start__gte=recent):
+        by_day.setdefault(_day_of(hour.bucket_start), []).append(hour)
+    for day, hours in by_day.items():
+        if day not in days:
+            days[day] = summed_rollup(site_id, day, hours)
+    return [days[day] for day in sorted(days)]
+
+
+def summed_rollup(site_id: int, day: datetime, hours: list[CheckRollup]) -> CheckRollup:
+    """One day's rollup summed from its hours in Python, as _roll_up_sql sums it."""
+    timed = [h for h in hours if h.rt_min is not None]
+    return CheckRollup(
+        site_id=site_id,
+        period=CheckRollup.Period.DAY,
+        bucket_start=day,
+        checks=sum(h.checks for h in hours),
+        failures=sum(h.failures for h in hours),
+        rt_count=sum(h.rt_count for h in hours),
+        rt_sum=sum(h.rt_sum for h in hours),
+        rt_min=min((h.rt_min for h in timed), default=None),
+        rt_max=max((h.rt_max for h in timed), default=None),
+        **{c: min(sum(getattr(h, c) for h in hours), SMALLINT_MAX) for c in HISTOGRAM_COLUMNS},
+    )
 
 
 # --- pruning ------------------------------------------------------------------------

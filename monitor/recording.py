@@ -145,7 +145,8 @@ def record_results(
         for transition, extra in zip(transitions, extras, strict=True):
             for field, value in extra.items():
                 setattr(transition, field, value)
-        add_to_rollups((r.site_id, r.checked_at, r.up, r.response_ms) for r in kept)
+        # Hours only: the hourly upkeep sums each closed day (roll_up_days).
+        add_to_rollups([(r.site_id, r.checked_at, r.up, r.response_ms) for r in kept], days=False)
         moved = [s for s in states.values() if s.last_result is not None]
         store.save_states(moved, release_claims=claim is not None)
         MonitoringGap.objects.bulk_create(

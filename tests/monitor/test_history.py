@@ -17,8 +17,9 @@ from monitor.history import (
     backfill_rollups,
     prune_checks,
     prune_rollups,
+    roll_up_days,
 )
-from monitor.models import Check, CheckBlock, CheckRollup, Transition
+from monitor.models import HISTOGRAM_COLUMNS, Check, CheckBlock, CheckRollup, Transition
 from monitor.probe import ProbeResult
 from monitor.recording import record_results
 from monitor.tasks_history import prune_history
@@ -184,7 +185,72 @@ def test_rollups_of_a_recorded_batch_match_its_stored_checks(site, other_site):
         assert rollup_row.failures == checks.filter(up=False).count()
         assert rollup_row.rt_count == len(times)
         assert rollup_row.rt_sum == sum(times)
+    # Days are summed from the hours once closed, not check by check.
+    assert not CheckRollup.objects.filter(period=DAY).exists()
+    roll_up_days(now=T0 + timedelta(days=1))
     assert sum(r.checks for r in CheckRollup.objects.filter(period=DAY)) == 40
+
+
+# --- days from hours ----------------------------------------------------------------
+
+ROLLUP_FIELDS = [
+    "bucket_start",
+    "checks",
+    "failures",
+    "rt_count",
+    "rt_sum",
+    "rt_min",
+    "rt_max",
+    *HISTOGRAM_COLUMNS,
+]
+
+
+def day_facts(site) -> list[tuple]:
+    days = CheckRollup.objects.filter(site=site, period=DAY).order_by("bucket_start")
+    return list(days.values_list(*ROLLUP_FIELDS))
+
+
+def test_a_day_summed_from_its_hours_is_the_day_summed_check_by_check(site):
+    rng = random.Random(3)
+    moments = [T0 + timedelta(minutes=7 * n) for n in range(400)]  # two and a bit days
+    rows = [
+        (site.id, at, rng.random() < 0.9, rng.choice([None, rng.randint(1, 40_000)]))
+        for at in moments
+    ]
+    add_to_rollups(rows)
+    check_by_check = day_facts(site)
+    CheckRollup.objects.all().delete()
+    add_to_rollups(rows, days=False)
+
+    assert roll_up_days(now=T0 + timedelta(days=4)) == 3
+
+    assert len(check_by_check) == 3
+    assert day_facts(site) == check_by_check
+
+
+def test_the_day_just_closed_is_summed_again_while_late_checks_may_arrive(site):
+    midnight = T0.replace(hour=0) + timedelta(days=1)
+    add_to_rollups([(site.id, midnight - timedelta(hours=1), True, 10)], days=False)
+    assert roll_up_days(now=midnight + timedelta(minutes=30)) == 1
+
+    add_to_rollups([(site.id, midnight - timedelta(minutes=1), True, 10)], days=False)
+    assert roll_up_days(now=midnight + timedelta(hours=2, minutes=30)) == 1
+    assert rollup(site, DAY, midnight - timedelta(days=1)).checks == 2
+
+    add_to_rollups([(site.id, midnight - timedelta(minutes=2), True, 10)], days=False)
+    assert roll_up_days(now=midnight + timedelta(hours=4)) == 0
+    assert rollup(site, DAY, midnight - timedelta(days=1)).checks == 2
+
+
+def test_days_the_upkeep_missed_are_summed_at_its_next_run(site):
+    for day in range(5):
+        add_to_rollups([(site.id, T0 + timedelta(days=day), False, 10)], days=False)
+    roll_up_days(now=T0 + timedelta(days=1, hours=5))  # the first day only
+
+    assert roll_up_days(now=T0 + timedelta(days=5, hours=5)) == 4
+    assert [f[:3] for f in day_facts(site)] == [
+        (T0.replace(hour=0) + timedelta(days=day), 1, 1) for day in range(5)
+    ]
 
 
 def test_backfill_rebuilds_past_days_from_the_raw_checks(site):
@@ -259,13 +325,14 @@ def test_the_prune_task_packs_then_applies_both_retention_settings_and_logs_the_
     with time_machine.travel(T0, tick=False), caplog.at_level(logging.INFO):
         counts = prune_history.delay().get()
 
-    # Both old checks packed, then the 31-day-old one's hour pruned.
-    assert counts == {"packed": 2, "checks": 0, "blocks": 1, "rollups": 2}
+    # Both old checks packed, then the 31-day-old one's hour pruned; no
+    # hourly rollups in the closed days of the last week, so no days summed.
+    assert counts == {"days": 0, "packed": 2, "checks": 0, "blocks": 1, "rollups": 2}
     assert Check.objects.get().checked_at == T0 - timedelta(hours=1)
     [block] = CheckBlock.objects.all()
     assert block.hour == T0 - timedelta(days=29)
     assert CheckRollup.objects.count() == 2
     assert (
-        "packed 2 check(s); pruned 0 check(s) and 1 packed hour(s) older than 30 days "
-        "and 2 rollup(s) older than 400 days" in caplog.text
+        "summed 0 daily rollup(s); packed 2 check(s); pruned 0 check(s) and 1 packed "
+        "hour(s) older than 30 days and 2 rollup(s) older than 400 days" in caplog.text
     )

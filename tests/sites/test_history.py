@@ -6,7 +6,7 @@ import pytest
 
 from monitor.availability import Day, Measure
 from monitor.charts import RANGES, nearest_rank, range_of, response_series
-from monitor.history import P95_MAX_RELATIVE_ERROR, add_to_rollups
+from monitor.history import P95_MAX_RELATIVE_ERROR, add_to_rollups, roll_up_days
 from monitor.models import Check, CheckBlock
 from monitor.packing import pack_checks
 from sites.history import (
@@ -104,15 +104,33 @@ def test_30_days_and_a_year_come_from_daily_rollups():
     assert year.points[0].end - year.points[0].start == timedelta(days=1)
 
 
-def test_each_range_is_one_query_whatever_the_number_of_checks(django_assert_num_queries):
+def test_the_days_not_summed_yet_are_summed_from_their_hours_on_the_chart():
+    site = make_site()
+    # As the recorder keeps them: hourly rollups only.
+    rows = [(site.pk, NOW - timedelta(hours=h), h % 5 != 0, 100 + h) for h in range(0, 60, 3)]
+    add_to_rollups(rows, days=False)
+    roll_up_days(now=NOW - timedelta(days=1))  # the day before yesterday only
+
+    before = response_series(site.pk, "30d", now=NOW)
+    roll_up_days(now=NOW)  # yesterday too
+
+    assert [(p.start.day, p.checks) for p in before.points] == [(28, 7), (1, 8), (2, 5)]
+    assert response_series(site.pk, "30d", now=NOW) == before
+
+
+def test_each_range_takes_a_query_or_two_whatever_the_number_of_checks(
+    django_assert_num_queries,
+):
     site = make_site()
     checks(site, [(i * 30, i % 7 != 0, 100 + i) for i in range(500)])
     pack_checks(older_than=NOW - timedelta(hours=2))  # the older half or so
 
     assert CheckBlock.objects.exists() and Check.objects.exists()
+    # The 24 hours: the recent rows, then the packed hours; the days: the
+    # summed days, then the hours of today and yesterday.
+    queries = {"24h": 2, "7d": 1, "30d": 2, "1y": 2}
     for key in RANGES:
-        # The 24 hours: the recent rows, then the packed hours.
-        with django_assert_num_queries(2 if key == "24h" else 1):
+        with django_assert_num_queries(queries[key]):
             response_series(site.pk, key, now=NOW)
 
 

@@ -339,10 +339,11 @@ HISTOGRAM_COLUMNS = tuple(f"h{i:02d}" for i in range(RESPONSE_BUCKETS))
 
 
 class CheckRollup(models.Model):
-    """A site's checks over one UTC hour or day, summed as they are recorded.
+    """A site's checks over one UTC hour or day.
 
-    Kept long after the raw checks are pruned; maintained by
-    monitor.history.add_to_rollups in the recorder's transaction. The columns
+    Kept long after the checks are pruned. Hours are summed as checks are
+    recorded (monitor.history.add_to_rollups, in the recorder's transaction),
+    days from their hours once closed (roll_up_days). The columns
     h00…h24 count checks per response-time bucket (RESPONSE_BUCKET_EDGES_MS),
     from which percentiles are estimated.
     """

@@ -12,8 +12,8 @@ Readers of older checks read both: Check.latest_of, the 24-hour chart,
 backfill_rollups and whether a location is named by any check.
 
 A block's data: a format byte, then one record per check in time order
-(RECORD), then, for each failed check with a reason, its error kind and
-message (TEXTS, then UTF-8).
+(RECORD), then, for each check with a reason (failed or degraded), its
+error kind and message (TEXTS, then UTF-8).
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def encode(hour: datetime, checks: Iterable[PackedCheck]) -> bytes:
         micros = (offset.days * 86_400 + offset.seconds) * 1_000_000 + offset.microseconds
         if not 0 <= micros < 3_600_000_000:
             raise ValueError(f"{check.checked_at} is not in the hour from {hour}")
-        has_text = not check.up and bool(check.error_kind or check.error_message)
+        # A degraded check is up with a reason (too slow, certificate expiring).
+        has_text = bool(check.error_kind or check.error_message)
         records.append(
             RECORD.pack(
                 micros,

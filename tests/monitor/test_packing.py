@@ -41,29 +41,26 @@ def facts(checks) -> list[tuple]:
 
 
 def mixed_checks(site, start: datetime, n: int, location=None) -> list[Check]:
-    """n checks a minute apart: up, failed with a status, failed without one."""
-    rows = []
-    for i in range(n):
-        at = start + timedelta(minutes=i, microseconds=i * 1001)
-        if i % 3 == 0:
-            fields = {"up": True, "status_code": 200, "response_ms": 40 + i}
-        elif i % 3 == 1:
-            fields = {
-                "up": False,
-                "status_code": 503,
-                "response_ms": 12,
-                "error_kind": "http_status",
-            }
-            fields["error_message"] = "HTTP 503 — Service indisponible ✗"
-        else:
-            fields = {
-                "up": False,
-                "status_code": None,
-                "response_ms": None,
-                "error_kind": "timeout",
-            }
-        location_id = location.id if location else DEFAULT_LOCATION_ID
-        rows.append(Check(site=site, checked_at=at, location_id=location_id, **fields))
+    """n checks a minute apart: up, failed with a status, failed without one, degraded."""
+    variants = [
+        {"up": True, "status_code": 200},
+        {"up": False, "status_code": 503, "error_kind": "http_status"}
+        | {"error_message": "HTTP 503 — Service indisponible ✗"},
+        {"up": False, "status_code": None, "error_kind": "timeout"},
+        {"up": True, "status_code": 200, "error_kind": "slow"}
+        | {"error_message": "2500 ms, slower than 2000 ms"},
+    ]
+    location_id = location.id if location else DEFAULT_LOCATION_ID
+    rows = [
+        Check(
+            site=site,
+            checked_at=start + timedelta(minutes=i, microseconds=i * 1001),
+            location_id=location_id,
+            response_ms=None if i % 4 == 2 else 40 + i,
+            **variants[i % 4],
+        )
+        for i in range(n)
+    ]
     return Check.objects.bulk_create(rows)
 
 
@@ -76,14 +73,15 @@ def test_an_hour_of_checks_reads_back_exactly_as_it_was_packed():
         PackedCheck(T0 + timedelta(minutes=1, microseconds=7), False, None, None, "timeout", ""),
         PackedCheck(T0 + timedelta(minutes=2), False, 503, 4_000_000, "http_status", "é" * 300),
         PackedCheck(T0 + timedelta(minutes=3), False, 0, 1, "", ""),
+        PackedCheck(T0 + timedelta(minutes=4), True, 200, 2500, "slow", "2500 ms > 2000 ms"),
         PackedCheck(T0 + HOUR - timedelta(microseconds=1), True, 32_767, 59_999, "", ""),
     ]
 
     data = encode(T0, checks)
 
     assert decode(T0, data, len(checks)) == checks
-    # 11 bytes a check, a format byte, and the failures' reasons.
-    assert len(data) == 1 + 11 * 5 + (3 + 7) + (3 + 11 + 600)
+    # 11 bytes a check, a format byte, and the reasons of failed and degraded ones.
+    assert len(data) == 1 + 11 * 6 + (3 + 7) + (3 + 11 + 600) + (3 + 4 + 17)
 
 
 def test_a_check_outside_the_hour_is_refused():
@@ -236,7 +234,7 @@ def test_the_24_hour_chart_counts_packed_and_recent_checks_alike(site):
     assert CheckBlock.objects.count() == 2
     assert after == before
     assert after.checks == 100
-    assert after.failures == 66
+    assert after.failures == 50
     assert series_by_location(site.id, now=now) == by_location_before
 
 
@@ -250,4 +248,4 @@ def test_rollups_are_rebuilt_from_packed_checks_too(site):
         assert backfill_rollups(since=T0, until=T0 + timedelta(days=1)) == 90
 
     hour = CheckRollup.objects.get(period=CheckRollup.Period.HOUR, bucket_start=T0)
-    assert (hour.checks, hour.failures) == (60, 40)
+    assert (hour.checks, hour.failures) == (60, 30)

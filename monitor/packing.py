@@ -134,31 +134,35 @@ def pack_checks(
     *,
     older_than: datetime,
     sites_per_batch: int = 500,
+    rows_per_batch: int = 50_000,
     time_budget: float = 600.0,
     pause: float = 0.0,
 ) -> int:
     """Pack every raw check of an hour that closed before `older_than`; return how many.
 
-    A batch of sites at a time, each its own transaction: the raw rows are
-    taken with DELETE … RETURNING, so exactly the rows packed are deleted,
-    whatever the recorder writes meanwhile. Stops after `time_budget`
-    seconds; the next run carries on.
+    A batch of sites, at most `rows_per_batch` checks, at a time, each its
+    own transaction: the rows are taken with DELETE … RETURNING, so exactly
+    the rows packed are deleted, whatever the recorder writes meanwhile (an
+    hour split between two batches is merged by the second). Stops after
+    `time_budget` seconds; the next run carries on.
     """
     cutoff = hour_of(older_than)
     deadline = time.monotonic() + time_budget
     sites = Site.objects.order_by("id").values_list("id", flat=True)
     packed, after = 0, 0
-    while True:
-        batch = list(sites.filter(id__gt=after)[:sites_per_batch])
-        if not batch:
-            return packed
-        with transaction.atomic():
-            _one_packer_at_a_time()
-            packed += add_to_blocks(_take_raw(batch, cutoff))
-        if time.monotonic() >= deadline:
-            return packed
+    while batch := list(sites.filter(id__gt=after)[:sites_per_batch]):
+        taken = rows_per_batch
+        while taken == rows_per_batch:  # a backlog: this batch's sites again
+            with transaction.atomic():
+                _one_packer_at_a_time()
+                rows = _take_raw(batch, cutoff, rows_per_batch)
+                taken = len(rows)
+                packed += add_to_blocks(rows)
+            if time.monotonic() >= deadline:
+                return packed
+            time.sleep(pause)
         after = batch[-1]
-        time.sleep(pause)
+    return packed
 
 
 def _one_packer_at_a_time() -> None:
@@ -170,21 +174,25 @@ def _one_packer_at_a_time() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
 
 
-def _take_raw(site_ids: list[int], cutoff: datetime) -> list[tuple]:
-    """Delete the sites' checks from before `cutoff`, returning them.
+def _take_raw(site_ids: list[int], cutoff: datetime, limit: int) -> list[tuple]:
+    """Delete up to `limit` of the sites' checks from before `cutoff`, returning them.
 
     The key starts with site_id; what it scans past the cutoff is the few
-    recent hours left as rows, from every location.
+    recent hours left as rows, from every location. Rows are named by their
+    address (ctid, rowid), as in monitor.history's pruning: Check has no id.
     """
     q = connection.ops.quote_name
-    sql = (
-        f"DELETE FROM {q(Check._meta.db_table)} "  # noqa: S608 - names from _meta, quoted
-        f"WHERE site_id IN ({', '.join(['%s'] * len(site_ids))}) "
-        f"AND checked_at < %s RETURNING {', '.join(map(q, _RAW_COLUMNS))}"
+    table = q(Check._meta.db_table)
+    address = "ctid" if connection.vendor == "postgresql" else "rowid"
+    chosen = (
+        f"SELECT {address} FROM {table} "  # noqa: S608 - names from _meta, quoted
+        f"WHERE site_id IN ({', '.join(['%s'] * len(site_ids))}) AND checked_at < %s LIMIT %s"
     )
+    where = f"ctid = ANY(ARRAY({chosen}))" if address == "ctid" else f"rowid IN ({chosen})"
+    sql = f"DELETE FROM {table} WHERE {where} RETURNING {', '.join(map(q, _RAW_COLUMNS))}"  # noqa: S608
     cutoff_value = connection.ops.adapt_datetimefield_value(cutoff)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*site_ids, cutoff_value])
+        cursor.execute(sql, [*site_ids, cutoff_value, limit])
         return cursor.fetchall()
 
 

@@ -149,6 +149,21 @@ def test_each_location_has_its_own_block(site):
     assert counts == {DEFAULT_LOCATION_ID: 3, away.id: 4}
 
 
+def test_a_backlog_is_packed_a_bounded_number_of_rows_at_a_time(site, other_site):
+    checks = mixed_checks(site, T0, 70) + mixed_checks(other_site, T0, 3)
+
+    assert pack_checks(older_than=T0 + 3 * HOUR, rows_per_batch=7) == 73
+
+    blocks = {(b.site_id, b.hour): b for b in CheckBlock.objects.all()}
+    assert {key: b.count for key, b in blocks.items()} == {
+        (site.id, T0): 60,
+        (site.id, T0 + HOUR): 10,
+        (other_site.id, T0): 3,
+    }
+    packed = [c for _, _, c in packed_checks(start=T0, end=T0 + 2 * HOUR)]
+    assert sorted(facts(packed)) == sorted(facts(checks))
+
+
 def test_packing_stops_after_a_batch_when_its_time_budget_is_spent(site, other_site):
     mixed_checks(site, T0, 5)
     mixed_checks(other_site, T0, 5)

@@ -178,15 +178,18 @@ def _take_raw(site_ids: list[int], cutoff: datetime, limit: int) -> list[tuple]:
     """Delete up to `limit` of the sites' checks from before `cutoff`, returning them.
 
     The key starts with site_id; what it scans past the cutoff is the few
-    recent hours left as rows, from every location. Rows are named by their
-    address (ctid, rowid), as in monitor.history's pruning: Check has no id.
+    recent hours left as rows, from every location. In the key's order, so a
+    limit splits one hour at most (its block is written twice). Rows are
+    named by their address (ctid, rowid), as in monitor.history's pruning:
+    Check has no id.
     """
     q = connection.ops.quote_name
     table = q(Check._meta.db_table)
     address = "ctid" if connection.vendor == "postgresql" else "rowid"
     chosen = (
         f"SELECT {address} FROM {table} "  # noqa: S608 - names from _meta, quoted
-        f"WHERE site_id IN ({', '.join(['%s'] * len(site_ids))}) AND checked_at < %s LIMIT %s"
+        f"WHERE site_id IN ({', '.join(['%s'] * len(site_ids))}) AND checked_at < %s "
+        "ORDER BY site_id, location_id, checked_at LIMIT %s"
     )
     where = f"ctid = ANY(ARRAY({chosen}))" if address == "ctid" else f"rowid IN ({chosen})"
     sql = f"DELETE FROM {table} WHERE {where} RETURNING {', '.join(map(q, _RAW_COLUMNS))}"  # noqa: S608

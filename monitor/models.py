@@ -100,6 +100,20 @@ class SiteIdField(models.ForeignKey):
         return models.IntegerField().db_type(connection)
 
 
+# A check's columns in the order the recorder writes them (COPY) and the
+# packer reads them back (DELETE … RETURNING).
+CHECK_COLUMNS = [
+    "site_id",
+    "checked_at",
+    "up",
+    "status_code",
+    "response_ms",
+    "error_kind",
+    "error_message",
+    "location_id",
+]
+
+
 class Check(models.Model):
     """One probe of one site from one location: what happened and how long it took.
 

@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils.dateparse import parse_datetime
 
-from monitor.models import Check, CheckBlock
+from monitor.models import CHECK_COLUMNS, Check, CheckBlock
 from sites.models import Site
 
 FORMAT = 1
@@ -118,17 +118,6 @@ def decode(hour: datetime, data: bytes | memoryview, count: int) -> list[PackedC
 
 # --- packing -------------------------------------------------------------------------
 
-_RAW_COLUMNS = (
-    "site_id",
-    "location_id",
-    "checked_at",
-    "up",
-    "status_code",
-    "response_ms",
-    "error_kind",
-    "error_message",
-)
-
 
 def pack_checks(
     *,
@@ -192,7 +181,7 @@ def _take_raw(site_ids: list[int], cutoff: datetime, limit: int) -> list[tuple]:
         "ORDER BY site_id, location_id, checked_at LIMIT %s"
     )
     where = f"ctid = ANY(ARRAY({chosen}))" if address == "ctid" else f"rowid IN ({chosen})"
-    sql = f"DELETE FROM {table} WHERE {where} RETURNING {', '.join(map(q, _RAW_COLUMNS))}"  # noqa: S608
+    sql = f"DELETE FROM {table} WHERE {where} RETURNING {', '.join(map(q, CHECK_COLUMNS))}"  # noqa: S608
     cutoff_value = connection.ops.adapt_datetimefield_value(cutoff)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*site_ids, cutoff_value, limit])
@@ -207,7 +196,7 @@ def _aware(value: datetime | str) -> datetime:
 
 
 def add_to_blocks(rows: Iterable[tuple]) -> int:
-    """Add raw check rows (_RAW_COLUMNS) to their hours' blocks; return how many were added.
+    """Add raw check rows (CHECK_COLUMNS) to their hours' blocks; return how many were added.
 
     A block that exists already (a check recorded late into a packed hour)
     is merged with: one check per instant, as the raw key keeps it. The
@@ -215,7 +204,7 @@ def add_to_blocks(rows: Iterable[tuple]) -> int:
     """
     hours: dict[tuple[int, int, datetime], dict[datetime, PackedCheck]] = {}
     added = 0
-    for site_id, location_id, at, up, status, ms, kind, message in rows:
+    for site_id, at, up, status, ms, kind, message, location_id in rows:
         at = _aware(at)
         checks = hours.setdefault((site_id, location_id, hour_of(at)), {})
         checks[at] = PackedCheck(at, bool(up), status, ms, kind, message)

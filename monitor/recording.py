@@ -21,7 +21,13 @@ from django.db import connection, transaction
 
 from monitor import located
 from monitor.history import add_to_rollups
-from monitor.models import DEFAULT_LOCATION_ID, Check, MonitoringGap, Transition
+from monitor.models import (
+    CHECK_COLUMNS,
+    DEFAULT_LOCATION_ID,
+    Check,
+    MonitoringGap,
+    Transition,
+)
 from monitor.pgarrays import array_literal, int_array_literal
 from monitor.probe import ProbeResult
 from monitor.signals import site_status_changed, transitions_committed
@@ -43,16 +49,6 @@ STATE_FIELDS = [
     "next_check_at",
 ]
 CLAIM_FIELDS = ["claim_expires_at", "claimed_at"]
-CHECK_COLUMNS = [
-    "site_id",
-    "checked_at",
-    "up",
-    "status_code",
-    "response_ms",
-    "error_kind",
-    "error_message",
-    "location_id",
-]
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from monitor.history import (
+    _UPSERT_COLUMNS,
     P95_MAX_ABSOLUTE_ERROR_LOW_MS,
     P95_MAX_RELATIVE_ERROR,
     add_to_rollups,
@@ -19,7 +20,7 @@ from monitor.history import (
     prune_rollups,
     roll_up_days,
 )
-from monitor.models import HISTOGRAM_COLUMNS, Check, CheckBlock, CheckRollup, Transition
+from monitor.models import Check, CheckBlock, CheckRollup, Transition
 from monitor.probe import ProbeResult
 from monitor.recording import record_results
 from monitor.tasks_history import prune_history
@@ -193,16 +194,8 @@ def test_rollups_of_a_recorded_batch_match_its_stored_checks(site, other_site):
 
 # --- days from hours ----------------------------------------------------------------
 
-ROLLUP_FIELDS = [
-    "bucket_start",
-    "checks",
-    "failures",
-    "rt_count",
-    "rt_sum",
-    "rt_min",
-    "rt_max",
-    *HISTOGRAM_COLUMNS,
-]
+# Every column the upsert writes but the row's key.
+ROLLUP_FIELDS = [c for c in _UPSERT_COLUMNS if c not in ("site_id", "period")]
 
 
 def day_facts(site) -> list[tuple]:

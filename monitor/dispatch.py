@@ -160,9 +160,19 @@ RETURNING s.id, due.stalled
 """
 
 
-def _claim_postgresql(now: datetime, limit: int) -> tuple[int, list[int]]:
-    """One batch: (due sites seen, ids claimed)."""
-    params = {
+# The due sites are read in next_check_at order from site_due_idx. Every claim
+# and every recorded check leaves the old entry of a site behind in that
+# index, dead until vacuumed; an index scan marks each dead entry it meets
+# (so the next scan steps over it), a bitmap scan never does and visits
+# the heap for every one of them again, tick after tick. The planner, judging
+# by statistics taken when no site was due, prefers the bitmap scan or a
+# sequential one: measured on 1,000 sites at 50 checks/s with autovacuum
+# off, the claim cost 2.3 ms per tick that way against 0.05-0.2 ms by index.
+_INDEX_ORDER_SQL = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
+
+
+def _claim_params(now: datetime, limit: int) -> dict:
+    return {
         "now": now,
         "limit": limit,
         "grace": claim_grace(),
@@ -171,7 +181,13 @@ def _claim_postgresql(now: datetime, limit: int) -> tuple[int, list[int]]:
         "multiplier": _HASH_MULTIPLIER,
         "range": _HASH_RANGE,
     }
+
+
+def _claim_postgresql(now: datetime, limit: int) -> tuple[int, list[int]]:
+    """One batch: (due sites seen, ids claimed)."""
+    params = _claim_params(now, limit)
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_INDEX_ORDER_SQL)
         cursor.execute(_CLAIM_SQL, params)
         rows = cursor.fetchall()
     return len(rows), [site_id for site_id, stalled in rows if not stalled]

@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
+from monitor import dispatch
 from monitor.checking import check_sites
 from monitor.dispatch import claim_due_sites, next_due_time
 from monitor.models import Check
@@ -163,3 +165,18 @@ def test_a_check_on_demand_leaves_the_claim_to_its_task(db, now):
         [ProbeResult(up=True, checked_at=later, status_code=200, site_id=site.id)], claim=now
     )
     assert Check.objects.count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_the_claim_reads_due_sites_in_index_order(db, now):
+    # A bitmap or sequential scan revisits every dead index entry that claims
+    # and checks leave behind, on every tick; an index scan marks them. On a
+    # table this small the planner would choose a sequential scan by itself.
+    for n in range(20):
+        make_site(f"s{n}", due=now - timedelta(seconds=n))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(dispatch._INDEX_ORDER_SQL)
+        cursor.execute("EXPLAIN " + dispatch._CLAIM_SQL, dispatch._claim_params(now, 5000))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan using site_due_idx" in plan
+    assert "Bitmap" not in plan and "Seq Scan on sites_site" not in plan

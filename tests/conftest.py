@@ -24,6 +24,16 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(django_settings.DATA_DIR, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def own_curl_handles(monkeypatch):
+    """Each test probes on curl handles of its own: monitor.probe keeps them
+    from one batch to the next, with the options they were made with (the
+    roots a test trusts, the names it pins)."""
+    import monitor.probe
+
+    monkeypatch.setattr(monitor.probe, "_ENGINES", monitor.probe._Engines())
+
+
 @pytest.fixture
 def user(db):
     return alice()

@@ -7,6 +7,7 @@ import time
 import pytest
 from werkzeug import Response
 
+import monitor.probe
 from monitor.errors import ErrorKind
 from monitor.kinds import http
 from monitor.probe import Target, probe, probe_many
@@ -185,3 +186,18 @@ def test_json_assertion_and_keyword_bodies_are_read_whole_up_to_the_cap(httpserv
     payload = {"filler": "y" * 30000, "status": "ok"}
     httpserver.expect_request("/").respond_with_data(json.dumps(payload))
     assert check(httpserver.url_for("/"), jsonPath="$.status", jsonExpected="ok").up
+
+
+def test_the_next_batch_reuses_the_curl_handles_without_the_last_checks_options(httpserver):
+    # monitor.probe keeps a batch's multi handle and curl handles for the next
+    # batch; a check's own method, headers and body must not outlive it.
+    httpserver.expect_request("/").respond_with_data("ok")
+    engines = monitor.probe._ENGINES
+    assert check(httpserver.url_for("/"), method="POST", body="x", headers={"X-Token": "a"}).up
+    [engine] = engines._idle
+    [transfer] = engine.idle
+    assert probe(Target(httpserver.url_for("/"), 2)).up
+    assert engines._idle == [engine] and engine.idle == [transfer]  # the same handles
+    first, second = (request for request, _ in httpserver.log)
+    assert first.method == "POST" and first.headers.get("X-Token") == "a"
+    assert second.method == "GET" and "X-Token" not in second.headers and not second.data

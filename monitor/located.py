@@ -88,9 +88,10 @@ class Plan:
     several: set[int]  # site ids with two or more live locations
 
 
-def plan(site_ids: set[int]) -> Plan:
-    """Two queries at most: the locations, and the sites' choices of them."""
-    locations = every_location()
+def plan(site_ids: set[int], locations: dict[int, Location] | None = None) -> Plan:
+    """Two queries at most: the locations (unless given), and the sites'
+    choices of them."""
+    locations = every_location() if locations is None else locations
     live = {i for i, location in locations.items() if counts(location)}
     if len(live) < 2:
         return Plan(locations, {}, set())

@@ -22,14 +22,17 @@ from psycopg.types.datetime import TimestamptzLoader
 
 from monitor import located
 from monitor.history import add_to_rollups
+from monitor.locations import SELECT_EVERY_LOCATION, every_location
 from monitor.models import (
     CHECK_COLUMNS,
     DEFAULT_LOCATION_ID,
     Check,
+    Location,
     MonitoringGap,
     Transition,
 )
 from monitor.pgarrays import array_literal, int_array_literal
+from monitor.pgindex import execute_by_index
 from monitor.probe import ProbeResult
 from monitor.signals import site_status_changed, transitions_committed
 from sites.models import Site
@@ -114,7 +117,7 @@ def record_results(
         # Sites checked from several locations keep a claim per location
         # (monitor.located); the others are owed a result only while they
         # hold this claim.
-        several = located.plan(set(states)) if states else None
+        several = located.plan(set(states), store.locations) if states else None
         if claim is not None:
             states = {
                 i: s for i, s in states.items() if s.claimed_at == claim or i in several.several
@@ -327,6 +330,8 @@ def _transitions_for(causes, checks: list[Check], sites: dict[int, Site]) -> lis
 
 
 class _OrmStore:
+    locations = None  # located.plan reads them itself
+
     def lock_states(self, site_ids: set[int]) -> dict[int, SiteState]:
         self.sites = {
             site.id: site
@@ -393,6 +398,8 @@ WHERE s.id = v.id
 
 
 class _PostgresStore:
+    locations: dict[int, Location] | None = None
+
     def lock_states(self, site_ids: set[int]) -> dict[int, SiteState]:
         with connection.cursor() as cursor:
             # psycopg's own timestamptz loader, which is C: Django's is a
@@ -401,7 +408,11 @@ class _PostgresStore:
             # session's time zone is UTC (USE_TZ), so psycopg's are aware
             # and in UTC already, as Django's are.
             cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
-            cursor.execute(_LOCK_SQL, [sorted(site_ids)])
+            # By primary key, here and in save_states (monitor.pgindex); the
+            # locations (for located.plan) in the same round trip.
+            execute_by_index(cursor, SELECT_EVERY_LOCATION + _LOCK_SQL, [sorted(site_ids)])
+            self.locations = every_location(cursor.fetchall())
+            cursor.nextset()
             return {row[0]: SiteState(*row) for row in cursor.fetchall()}
 
     def insert_checks(self, results: list[ProbeResult], causes) -> list[Transition]:

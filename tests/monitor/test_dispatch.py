@@ -10,6 +10,7 @@ from monitor import dispatch
 from monitor.checking import check_sites
 from monitor.dispatch import claim_due_sites, next_due_time
 from monitor.models import Check
+from monitor.pgindex import execute_by_index
 from monitor.probe import ProbeResult
 from monitor.recording import record_results
 from monitor.tasks import dispatch_due_checks, run_checks
@@ -175,8 +176,9 @@ def test_the_claim_reads_due_sites_in_index_order(db, now):
     for n in range(20):
         make_site(f"s{n}", due=now - timedelta(seconds=n))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(dispatch._INDEX_ORDER_SQL)
-        cursor.execute("EXPLAIN " + dispatch._CLAIM_SQL, dispatch._claim_params(now, 5000))
+        execute_by_index(
+            cursor, "EXPLAIN " + dispatch._CLAIM_SQL, dispatch._claim_params(now, 5000)
+        )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Index Scan using site_due_idx" in plan
     assert "Bitmap" not in plan and "Seq Scan on sites_site" not in plan

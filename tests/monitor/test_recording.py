@@ -7,6 +7,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from monitor import pgindex
+from monitor.checking import check_sites
 from monitor.models import Check, Location, Transition
 from monitor.probe import ErrorKind, ProbeResult
 from monitor.recording import record_results
@@ -182,3 +184,23 @@ def test_a_sites_latest_checks_merge_its_locations_newest_first(site):
 
     assert [(c.checked_at - t0).seconds for c in latest] == [2, 1, 0]
     assert latest[1].location_id == frankfurt.id
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_the_site_rows_are_locked_and_read_for_probing_by_index(site, httpserver):
+    # monitor.pgindex: the statements on the site rows a batch reads every
+    # second are sent with sequential and bitmap scans off.
+    httpserver.expect_request("/").respond_with_data("ok")
+    Site.objects.filter(pk=site.pk).update(url=httpserver.url_for("/"))
+    sent = []
+
+    def spy(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        [result] = check_sites([site.id])
+    assert result.up
+    by_index = [sql for sql in sent if sql.startswith(pgindex._BY_INDEX)]
+    assert any("SELECT id, url" in sql for sql in by_index)  # the targets
+    assert any("FOR UPDATE" in sql for sql in by_index)  # the recorder's lock

@@ -176,8 +176,11 @@ def _claim_params(now: datetime, limit: int) -> dict:
 def _claim_postgresql(now: datetime, limit: int) -> tuple[int, list[int]]:
     """One batch: (due sites seen, ids claimed)."""
     params = _claim_params(now, limit)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # In next_check_at order from site_due_idx (monitor.pgindex).
+    # One statement, so one transaction by itself: no BEGIN and COMMIT round
+    # trips around it (in autocommit mode the SET LOCALs and the claim run in
+    # one implicit transaction). In next_check_at order from site_due_idx
+    # (monitor.pgindex).
+    with connection.cursor() as cursor:
         execute_by_index(cursor, _CLAIM_SQL, params)
         rows = cursor.fetchall()
     return len(rows), [site_id for site_id, stalled in rows if not stalled]

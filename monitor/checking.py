@@ -23,17 +23,16 @@ def check_sites(
     With a dispatcher's `claim`, only the sites still holding it are probed
     and recorded (see monitor.dispatch); without one (a check on demand), all.
     """
+    sites = Site.objects.filter(id__in=site_ids)
+    if not include_disabled:
+        sites = sites.filter(enabled=True)
+    if claim is not None:
+        sites = sites.filter(claimed_at=claim)
+    rows = sites.exclude(kind="heartbeat").values_list(
+        "id", "url", "timeout", "kind", "options", "secrets"
+    )
     if connection.vendor == "postgresql":
-        rows = _target_rows_postgresql(site_ids, include_disabled=include_disabled, claim=claim)
-    else:
-        sites = Site.objects.filter(id__in=site_ids)
-        if not include_disabled:
-            sites = sites.filter(enabled=True)
-        if claim is not None:
-            sites = sites.filter(claimed_at=claim)
-        rows = sites.exclude(kind="heartbeat").values_list(
-            "id", "url", "timeout", "kind", "options", "secrets"
-        )
+        rows = _by_index(rows)
     targets = [
         Target(
             url=url,
@@ -49,25 +48,16 @@ def check_sites(
     return probe_all(targets, on_results=functools.partial(record_results, claim=claim))
 
 
-_TARGETS_SQL = """
-SELECT id, url, timeout, kind, options, secrets FROM sites_site
-WHERE id = ANY(%(ids)s) AND kind <> 'heartbeat'
-  AND (enabled OR %(include_disabled)s)
-  AND (claimed_at = %(claim)s OR %(claim)s IS NULL)
-"""
-
-
-def _target_rows_postgresql(site_ids, *, include_disabled: bool, claim: datetime | None):
-    """The ORM's query in one statement text whatever the batch's size, by
-    primary key (monitor.pgindex)."""
-    params = {"ids": list(site_ids), "include_disabled": include_disabled, "claim": claim}
+def _by_index(rows) -> list[tuple]:
+    """The targets query, run by primary key (monitor.pgindex)."""
+    sql, params = rows.query.sql_with_params()
     with connection.cursor() as cursor:
-        execute_by_index(cursor, _TARGETS_SQL, params)
-        rows = cursor.fetchall()
-    # JSON columns arrive as text (Django's loader), as JSONField decodes them.
+        execute_by_index(cursor, sql, params)
+        found = cursor.fetchall()
+    # JSON columns arrive as text (Django's loader); JSONField decodes them so.
     return [
         (site_id, url, timeout, kind, orjson.loads(options), orjson.loads(secrets))
-        for site_id, url, timeout, kind, options, secrets in rows
+        for site_id, url, timeout, kind, options, secrets in found
     ]
 
 
